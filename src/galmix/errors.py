@@ -20,12 +20,12 @@ import enum
 __all__ = [
     "FLAGS",
     "FLAG_DESCRIPTIONS",
+    "ConfigError",
     "GalmixError",
     "GalmixIOError",
     "GalmixRuntimeError",
     "GalmixTypeError",
     "GalmixValueError",
-    "ConfigError",
     "flag_names",
     "flag_table",
 ]

@@ -252,12 +252,12 @@ class Jacobian:
 
         Follows GalSim's ``JacobianWCS.getDecomposition``:
         ``M = scale * Shear(g) * Rotation(theta) * F`` with ``F`` the identity
-        or the x-flip ``diag(-1, 1)`` applied first.
+        or the axis swap ``[[0, 1], [1, 0]]`` applied first (GalSim's choice).
         """
         m = self.matrix
         flip = self.det < 0
         if flip:
-            m = m @ np.diag([-1.0, 1.0])
+            m = m @ np.array([[0.0, 1.0], [1.0, 0.0]])
         # polar decomposition m = S R with S symmetric positive definite
         # (columns of m rotated); R = rotation
         a, b, c, d = m[0, 0], m[0, 1], m[1, 0], m[1, 1]
@@ -271,4 +271,10 @@ class Jacobian:
         denom = (s[0, 0] + s[1, 1]) / 2
         g1 = (s[0, 0] - s[1, 1]) / 2 / denom
         g2 = s[0, 1] / denom
-        return {"scale": scale, "g1": g1, "g2": g2, "rotation": theta, "flip": bool(flip)}
+        return {
+            "scale": float(scale),
+            "g1": float(g1),
+            "g2": float(g2),
+            "rotation": float(theta),
+            "flip": bool(flip),
+        }

@@ -59,9 +59,7 @@ class PixelResponse:
             )
         scale = float(self.subpixel_scale)
         if not (math.isfinite(scale) and 0.0 < scale <= 1.0):
-            raise GalmixValueError(
-                f"subpixel_scale must be in (0, 1], got {self.subpixel_scale!r}"
-            )
+            raise GalmixValueError(f"subpixel_scale must be in (0, 1], got {self.subpixel_scale!r}")
         half = scale / 2.0
         for c, name in zip(loc, ("x", "y")):
             if c - half < -0.5 - 1e-12 or c + half > 0.5 + 1e-12:

@@ -110,9 +110,7 @@ class WCS:
             )
         if not astropy_wcs.has_celestial or astropy_wcs.naxis != 2:
             ctype = list(astropy_wcs.wcs.ctype)
-            raise GalmixValueError(
-                f"WCS must be a 2-d celestial WCS, got CTYPE={ctype!r}"
-            )
+            raise GalmixValueError(f"WCS must be a 2-d celestial WCS, got CTYPE={ctype!r}")
         self._wcs = astropy_wcs
         self.shape = None if shape is None else (int(shape[0]), int(shape[1]))
 

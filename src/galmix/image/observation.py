@@ -143,9 +143,7 @@ class Observation:
             ny, nx = shape
             jac = Jacobian(1.0, 0.0, 0.0, 1.0, x0=(nx - 1) / 2.0, y0=(ny - 1) / 2.0)
         elif not isinstance(jac, Jacobian):
-            raise GalmixTypeError(
-                f"jacobian must be a galmix Jacobian, got {type(jac).__name__}"
-            )
+            raise GalmixTypeError(f"jacobian must be a galmix Jacobian, got {type(jac).__name__}")
         noise = None
         if self.noise is not None:
             noise = _as_float_image(self.noise, "noise")
@@ -176,9 +174,7 @@ class Observation:
                 )
         pixel = self.pixel if self.pixel is not None else PixelResponse()
         if not isinstance(pixel, PixelResponse):
-            raise GalmixTypeError(
-                f"pixel must be a PixelResponse, got {type(pixel).__name__}"
-            )
+            raise GalmixTypeError(f"pixel must be a PixelResponse, got {type(pixel).__name__}")
         meta = dict(self.meta) if self.meta is not None else {}
         object.__setattr__(self, "image", _readonly(image))
         object.__setattr__(self, "weight", _readonly(weight))
@@ -224,7 +220,9 @@ class Observation:
     def variance(self) -> np.ndarray:
         """Per-pixel variance ``1/weight`` (``inf`` where weight is 0)."""
         with np.errstate(divide="ignore"):
-            return np.where(self.weight > 0, 1.0 / np.where(self.weight > 0, self.weight, 1), np.inf)
+            return np.where(
+                self.weight > 0, 1.0 / np.where(self.weight > 0, self.weight, 1), np.inf
+            )
 
     @property
     def noise_map(self) -> np.ndarray:
@@ -285,8 +283,9 @@ class Observation:
         new = (m | self.mask) if combine else m
         return self.replace(mask=new)
 
-    def with_noise_scaling(self, mask: Any, noise_value: float = 1e8, signal_value: float = 0.0
-                           ) -> Observation:
+    def with_noise_scaling(
+        self, mask: Any, noise_value: float = 1e8, signal_value: float = 0.0
+    ) -> Observation:
         """PyAutoLens-style noise scaling: keep masked pixels but make them uninformative.
 
         Pixels in ``mask`` get image ``signal_value`` and noise ``noise_value``
