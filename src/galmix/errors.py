@@ -155,10 +155,8 @@ def flag_names(flags: int) -> list[str]:
     bit = 0
     while word:
         if word & 1:
-            try:
-                names.append(FLAGS(1 << bit).name)
-            except ValueError:
-                names.append(f"BIT_{bit}")
+            member = FLAGS._value2member_map_.get(1 << bit)
+            names.append(member.name if member is not None else f"BIT_{bit}")
         word >>= 1
         bit += 1
     return sorted(names)

@@ -216,7 +216,7 @@ class Jacobian:
 
         Examples
         --------
-        >>> jac = Jacobian(0.2, 0.0, 0.0, 0.2, x0=3.0, y0=1.0)
+        >>> jac = Jacobian(0.25, 0.0, 0.0, 0.5, x0=3.0, y0=1.0)
         >>> jac.inverse().to_world(0.0, 0.0)
         (3.0, 1.0)
         """
