@@ -4,6 +4,7 @@ Images with any WCS, PSF, noise and mask in; catalogs of fluxes, structural
 parameters, unbiased shears and photometric redshifts out.
 """
 
+from galmix import _numba_cache  # noqa: F401  (must precede numba imports)
 from galmix.errors import FLAGS, flag_names
 from galmix.geometry import WCS, Jacobian, PixelResponse
 from galmix.image import MultiBandObservation, Observation
