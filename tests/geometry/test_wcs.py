@@ -148,3 +148,18 @@ def test_errors(tmp_path):
     bad = fits.Header({"CTYPE1": "RA---XYZ", "CTYPE2": "DEC--XYZ", "CRVAL1": 1.0, "CRVAL2": 1.0})
     with pytest.raises(GalmixValueError):
         WCS.from_fits(bad)
+
+
+@pytest.mark.parametrize(
+    "name", ["galsim/fits_files/sipsample.fits", "galsim/fits_files/tpv.fits", "astropy/sip-wcs.fits"]
+)
+def test_jacobian_matches_galsim_celestial_local_wcs(shared_data, name):
+    galsim = pytest.importorskip("galsim")
+    path = shared_data / name
+    gw = galsim.FitsWCS(str(path))
+    wcs = WCS.from_fits(path)
+    for x, y in [(10.0, 20.0), (40.0, 35.0)]:
+        # GalSim image coordinates are 1-based
+        ref = gw.jacobian(galsim.PositionD(x + 1, y + 1)).getMatrix()
+        got = wcs.jacobian(x, y).matrix
+        assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) < 1e-5
