@@ -1,0 +1,178 @@
+"""Atomic writing and safe reading of catalogs (Parquet and FITS)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from galmix.errors import GalmixIOError, GalmixValueError
+
+__all__ = ["read_catalog", "write_catalog"]
+
+_SUFFIX = {"parquet": ".parquet", "fits": ".fits"}
+
+
+def _plain_table(table: Any) -> Any:
+    """A copy whose meta is JSON/FITS friendly (scalars and strings only)."""
+    from astropy.table import Table
+
+    t = Table(table, copy=True)
+    meta = {}
+    for k, v in dict(t.meta).items():
+        if isinstance(v, (bool, int, float, str, np.integer, np.floating, np.bool_)):
+            meta[str(k)] = v.item() if hasattr(v, "item") else v
+        elif isinstance(v, (list, tuple)) and all(isinstance(i, (int, float, str)) for i in v):
+            meta[str(k)] = list(v)
+    t.meta = meta
+    return t
+
+
+def write_catalog(
+    table: Any,
+    directory: str | os.PathLike,
+    name: str = "catalog",
+    formats: Sequence[str] = ("parquet", "fits"),
+) -> dict[str, Path]:
+    """Write a catalog as Parquet and/or FITS, atomically.
+
+    Each file is written to a temporary name in ``directory`` and renamed
+    into place, so readers never see a partial file and a killed run
+    leaves either the old file or the new one. Column units and
+    descriptions are kept (Parquet stores them in the astropy metadata,
+    FITS in ``TUNITn``/``TCOMMn``).
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        The catalog.
+    directory : str or Path
+        Output folder (created if needed).
+    name : str
+        File stem: ``{name}.parquet`` and ``{name}.fits``.
+    formats : sequence of {"parquet", "fits"}
+        Which files to write.
+
+    Returns
+    -------
+    dict
+        format -> written path.
+
+    Raises
+    ------
+    GalmixValueError
+        For unknown formats or names containing a path separator.
+    GalmixIOError
+        If a file cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from astropy.table import Table
+    >>> d = tempfile.mkdtemp()
+    >>> paths = write_catalog(Table({"id": [1, 2], "x": [0.5, 3.0]}), d)
+    >>> sorted(paths), list(read_catalog(paths["fits"])["x"])
+    (['fits', 'parquet'], [np.float64(0.5), np.float64(3.0)])
+    """
+    formats = tuple(formats)
+    for f in formats:
+        if f not in _SUFFIX:
+            raise GalmixValueError(f"formats must be among {sorted(_SUFFIX)}, got {f!r}")
+    if not name or os.sep in name or (os.altsep and os.altsep in name):
+        raise GalmixValueError(f"name must be a plain file stem, got {name!r}")
+    out_dir = Path(directory)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GalmixIOError(f"directory {str(out_dir)!r} cannot be created: {exc}") from exc
+    t = _plain_table(table)
+    written = {}
+    for fmt in formats:
+        final = out_dir / f"{name}{_SUFFIX[fmt]}"
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=_SUFFIX[fmt] + ".tmp", dir=out_dir)
+        os.close(fd)
+        try:
+            if fmt == "parquet":
+                t.write(tmp, format="parquet", overwrite=True)
+            else:
+                _write_fits(t, tmp)
+            os.replace(tmp, final)
+        except Exception as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise GalmixIOError(f"cannot write {str(final)!r}: {exc}") from exc
+        written[fmt] = final
+    return written
+
+
+def _write_fits(t: Any, path: str) -> None:
+    import warnings
+
+    from astropy.io import fits
+    from astropy.units import UnitsWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnitsWarning)
+        hdu = fits.table_to_hdu(t)
+    for i, colname in enumerate(t.colnames, start=1):
+        desc = getattr(t[colname], "description", None)
+        if desc:
+            # TCOMMn: column comment (FITS 4.0 reserved keyword)
+            hdu.header[f"TCOMM{i}"] = str(desc)[:68]
+    hdu.header["EXTNAME"] = "CATALOG"
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+
+
+def read_catalog(path: str | os.PathLike) -> Any:
+    """Read a catalog written by :func:`write_catalog` (Parquet or FITS).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.parquet`` or ``.fits`` file.
+
+    Returns
+    -------
+    astropy.table.Table
+
+    Raises
+    ------
+    GalmixIOError
+        If the file is missing or unreadable.
+    """
+    import warnings
+
+    from astropy.table import Table
+
+    p = Path(path)
+    if not p.is_file():
+        raise GalmixIOError(f"{str(p)!r}: no such file")
+    suffix = p.suffix.lower()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if suffix == ".parquet":
+                return Table.read(p, format="parquet")
+            if suffix in (".fits", ".fit", ".fts"):
+                t = Table.read(p, format="fits", hdu=1)
+                _restore_descriptions(t, p)
+                return t
+    except Exception as exc:
+        raise GalmixIOError(f"cannot read catalog {str(p)!r}: {exc}") from exc
+    raise GalmixIOError(f"{str(p)!r}: unknown catalog format (expected .parquet or .fits)")
+
+
+def _restore_descriptions(t: Any, path: Path) -> None:
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdul:
+        hdr = hdul[1].header
+    for i, colname in enumerate(t.colnames, start=1):
+        comm = hdr.get(f"TCOMM{i}")
+        if comm:
+            t[colname].description = comm
+    for key in ("COMMENT", "HISTORY"):
+        t.meta.pop(key, None)
