@@ -1,0 +1,234 @@
+"""Pack observations (and their PSFs) into the flat arrays of the kernels."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from galmix.errors import FLAGS, GalmixTypeError, GalmixValueError
+from galmix.image import MultiBandObservation, Observation
+
+__all__ = ["PIXEL_SCHEMES", "Exposure", "normalize_observations", "pack_exposures", "psf_gmix"]
+
+#: pixel-response schemes: "gauss" adds the pixel's covariance to every
+#: Gaussian (exact flux and second moments); "sub4" additionally samples
+#: 2x2 sub-pixel points at +-a so that the 4th cumulant of the box is exact.
+PIXEL_SCHEMES = ("gauss", "sub4", "none")
+_SUB4_A = 240.0**-0.25  # 4th cumulant of a unit box: -1/120 = -2 a^4
+
+
+@dataclass
+class Exposure:
+    """One observation ready for the kernels."""
+
+    obs: Observation
+    band: int
+    psf: np.ndarray  # (J, 6) world, unit flux, centred, pixel covariance added when modelled
+    sub: np.ndarray  # (S, 2) world offsets of sub-pixel samples
+    area: float  # flux per pixel per unit surface brightness, per sample
+    flags: int = 0
+    psf_has_pixel: bool = False
+    meta: dict = field(default_factory=dict)
+
+
+def normalize_observations(obs: Any) -> tuple[list[str], list[list[Observation]]]:
+    """``Observation`` / list / ``MultiBandObservation`` -> (bands, per-band lists)."""
+    if isinstance(obs, Observation):
+        return [""], [[obs]]
+    if isinstance(obs, MultiBandObservation):
+        bands = obs.bands
+        return bands, [list(obs[b]) for b in bands]
+    if isinstance(obs, (list, tuple)):
+        if not obs:
+            raise GalmixValueError("obs: empty list of observations")
+        for i, o in enumerate(obs):
+            if not isinstance(o, Observation):
+                raise GalmixTypeError(f"obs[{i}] must be an Observation, got {type(o).__name__}")
+        return [""], [list(obs)]
+    raise GalmixTypeError(
+        "obs must be an Observation, a list of them or a MultiBandObservation, "
+        f"got {type(obs).__name__}"
+    )
+
+
+def _gmix_array(psf: Any) -> np.ndarray:
+    if hasattr(psf, "gmix") and not isinstance(psf, np.ndarray):
+        psf = psf.gmix()
+    data = getattr(psf, "data", psf)
+    arr = np.array(data, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 6:
+        raise GalmixValueError(f"psf mixture must have shape (K, 6), got {arr.shape}")
+    return arr
+
+
+def _fit_psf_image(psf_obs: Observation, ngauss: int) -> tuple[np.ndarray, int]:
+    """Gaussian mixture of a PSF image (galmix.psf.fit_psf, else our own LM fit)."""
+    try:
+        from galmix.psf import fit_psf
+    except ImportError:
+        fit_psf = None
+    if fit_psf is not None:
+        res = fit_psf(psf_obs, ngauss=ngauss)
+        flags = int(getattr(res, "flags", 0))
+        return _gmix_array(res.gmix), flags
+    from galmix.fit.psf import fit_psf_gmix
+
+    return fit_psf_gmix(psf_obs, ngauss=ngauss)
+
+
+def psf_gmix(psf: Any, ngauss: int = 3, cache: dict | None = None) -> tuple[np.ndarray, int, bool]:
+    """PSF as a normalised, centred ``(J, 6)`` mixture; returns (array, flags, has_pixel).
+
+    ``psf`` is an ``Observation`` (a PSF image, whose fit includes the pixel
+    response), a GMix or a profile (optical PSF: the pixel is modelled).
+    """
+    flags = 0
+    if psf is None:
+        return np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]), int(FLAGS.BAD_PSF), False
+    if isinstance(psf, Observation):
+        key = id(psf)
+        if cache is not None and key in cache:
+            return cache[key]
+        try:
+            arr, flags = _fit_psf_image(psf, ngauss)
+        except Exception:
+            arr = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+            flags = int(FLAGS.PSF_FIT_FAILED)
+        has_pixel = True
+    else:
+        arr = _gmix_array(psf)
+        has_pixel = False
+    tot = arr[:, 0].sum()
+    if not np.all(np.isfinite(arr)) or not tot > 0:
+        out = (np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]), flags | int(FLAGS.BAD_PSF), has_pixel)
+    else:
+        arr = arr.copy()
+        arr[:, 0] /= tot
+        cu = float(np.sum(arr[:, 0] * arr[:, 1]))
+        cv = float(np.sum(arr[:, 0] * arr[:, 2]))
+        arr[:, 1] -= cu
+        arr[:, 2] -= cv
+        out = (arr, flags, has_pixel)
+    if cache is not None and isinstance(psf, Observation):
+        cache[id(psf)] = out
+    return out
+
+
+def pixel_terms(obs: Observation, scheme: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Sub-pixel sample offsets (world), pixel covariance (uu, uv, vv), area per sample."""
+    jac = obs.jacobian
+    m = np.array([[jac.dudx, jac.dudy], [jac.dvdx, jac.dvdy]])
+    dx, dy, side = obs.pixel.as_array()
+    area = abs(jac.det) * side * side
+    centre = m @ np.array([dx, dy])
+    if scheme == "none":
+        return centre[None, :], np.zeros(3), abs(jac.det)
+    if scheme == "gauss":
+        var = side * side / 12.0
+        offs = np.zeros((1, 2))
+    elif scheme == "sub4":
+        a = _SUB4_A * side
+        var = side * side / 12.0 - a * a
+        offs = np.array([[-a, -a], [a, -a], [-a, a], [a, a]])
+    else:
+        raise GalmixValueError(f"pixel_scheme must be one of {PIXEL_SCHEMES}, got {scheme!r}")
+    cov = var * (m @ m.T)
+    sub = offs @ m.T + centre
+    return sub, np.array([cov[0, 0], cov[0, 1], cov[1, 1]]), area / len(offs)
+
+
+def make_exposures(
+    bands_obs: list[list[Observation]],
+    psf: Any = None,
+    pixel_scheme: str = "gauss",
+    psf_ngauss: int = 3,
+    psf_cache: dict | None = None,
+) -> list[Exposure]:
+    """Build :class:`Exposure` objects for every band/exposure."""
+    exps = []
+    for b, olist in enumerate(bands_obs):
+        for o in olist:
+            p = psf if psf is not None else o.psf
+            if isinstance(psf, dict):
+                p = psf.get(b, o.psf)
+            arr, flags, has_pixel = psf_gmix(p, psf_ngauss, psf_cache)
+            if has_pixel:
+                sub, cov, area = pixel_terms(o, "none")
+            else:
+                sub, cov, area = pixel_terms(o, pixel_scheme)
+                arr = arr.copy()
+                arr[:, 3] += cov[0]
+                arr[:, 4] += cov[1]
+                arr[:, 5] += cov[2]
+            exps.append(Exposure(o, b, arr, sub, area, flags, has_pixel))
+    return exps
+
+
+def exposure_pixels(obs: Observation, all_pixels: bool = False):
+    """World coordinates, data and sqrt-weight of the (good) pixels."""
+    ny, nx = obs.shape
+    jac = obs.jacobian
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    if all_pixels:
+        sel = np.ones((ny, nx), dtype=bool)
+    else:
+        sel = obs.weight > 0
+    x = xx[sel] - jac.x0
+    y = yy[sel] - jac.y0
+    u = jac.dudx * x + jac.dudy * y
+    v = jac.dvdx * x + jac.dvdy * y
+    return (
+        u.astype(np.float64),
+        v.astype(np.float64),
+        obs.image[sel].astype(np.float64),
+        np.sqrt(obs.weight[sel]).astype(np.float64),
+    )
+
+
+def pack_exposures(exps: list[Exposure], all_pixels: bool = False) -> dict[str, np.ndarray]:
+    """Concatenate exposures into the kernel's flat arrays."""
+    E = len(exps)
+    jmax = max(e.psf.shape[0] for e in exps)
+    smax = max(e.sub.shape[0] for e in exps)
+    e_psf = np.zeros((E, jmax, 6))
+    e_npsf = np.zeros(E, dtype=np.int64)
+    e_sub = np.zeros((E, smax, 2))
+    e_nsub = np.zeros(E, dtype=np.int64)
+    e_area = np.zeros(E)
+    e_band = np.zeros(E, dtype=np.int64)
+    e_pix = np.zeros(E + 1, dtype=np.int64)
+    us, vs, ys, ws = [], [], [], []
+    for i, e in enumerate(exps):
+        e_psf[i, : e.psf.shape[0]] = e.psf
+        e_npsf[i] = e.psf.shape[0]
+        e_sub[i, : e.sub.shape[0]] = e.sub
+        e_nsub[i] = e.sub.shape[0]
+        e_area[i] = e.area
+        e_band[i] = e.band
+        u, v, y, w = exposure_pixels(e.obs, all_pixels)
+        us.append(u)
+        vs.append(v)
+        ys.append(y)
+        ws.append(w)
+        e_pix[i + 1] = e_pix[i] + len(u)
+    return {
+        "e_band": e_band,
+        "e_pix": e_pix,
+        "e_psf": e_psf,
+        "e_npsf": e_npsf,
+        "e_sub": e_sub,
+        "e_nsub": e_nsub,
+        "e_area": e_area,
+        "pix_u": np.concatenate(us),
+        "pix_v": np.concatenate(vs),
+        "pix_y": np.concatenate(ys),
+        "pix_w": np.concatenate(ws),
+    }
+
+
+def sqrt_cov_ok(cov: np.ndarray) -> bool:
+    """True when a 2x2 covariance (uu, uv, vv) is positive definite."""
+    return cov[0] > 0 and cov[2] > 0 and cov[0] * cov[2] - cov[1] ** 2 > 0 and math.isfinite(cov[0])
