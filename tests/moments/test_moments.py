@@ -165,7 +165,8 @@ def _blob(seed):
         a, b, c = rng.uniform(2, 9), rng.uniform(-1, 1), rng.uniform(2, 9)
         dx, dy = rng.uniform(-2, 2, 2)
         xx, yy = x - dx, y - dy
-        img += rng.uniform(0.5, 2) * np.exp(-0.5 * (xx**2 / a + yy**2 / c + b * xx * yy / 3))
+        rho = 0.8 * b / math.sqrt(a * c)  # |rho| < 1: positive-definite quadratic form
+        img += rng.uniform(0.5, 2) * np.exp(-0.5 * (xx**2 / a + yy**2 / c + 2 * rho * xx * yy))
     return img + 0.01 * rng.normal(size=img.shape)
 
 
