@@ -97,7 +97,7 @@ def write_catalog(
         os.close(fd)
         try:
             if fmt == "parquet":
-                t.write(tmp, format="parquet", overwrite=True)
+                _write_parquet(t, tmp)
             else:
                 _write_fits(t, tmp)
             os.replace(tmp, final)
@@ -112,10 +112,13 @@ def _write_fits(t: Any, path: str) -> None:
     import warnings
 
     from astropy.io import fits
+    from astropy.io.fits.verify import VerifyWarning
     from astropy.units import UnitsWarning
 
     with warnings.catch_warnings():
+        # long meta keys become HIERARCH cards, which is fine
         warnings.simplefilter("ignore", UnitsWarning)
+        warnings.simplefilter("ignore", VerifyWarning)
         hdu = fits.table_to_hdu(t)
     for i, colname in enumerate(t.colnames, start=1):
         desc = getattr(t[colname], "description", None)
@@ -155,7 +158,7 @@ def read_catalog(path: str | os.PathLike) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if suffix == ".parquet":
-                return Table.read(p, format="parquet")
+                return _read_parquet(p)
             if suffix in (".fits", ".fit", ".fts"):
                 t = Table.read(p, format="fits", hdu=1)
                 _restore_descriptions(t, p)
@@ -174,5 +177,71 @@ def _restore_descriptions(t: Any, path: Path) -> None:
         comm = hdr.get(f"TCOMM{i}")
         if comm:
             t[colname].description = comm
-    for key in ("COMMENT", "HISTORY"):
-        t.meta.pop(key, None)
+    for key in list(t.meta):
+        if key in ("COMMENT", "HISTORY", "EXTNAME") or str(key).startswith("TCOMM"):
+            t.meta.pop(key, None)
+    t.meta = {str(k).lower() if str(k).isupper() else k: v for k, v in t.meta.items()}
+
+
+_PARQUET_META_KEY = b"galmix"
+
+
+def _write_parquet(t: Any, path: str) -> None:
+    """Parquet through pyarrow (no pandas), units/descriptions/meta as JSON metadata."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = {}
+    columns = {}
+    for name in t.colnames:
+        col = t[name]
+        if col.ndim > 1:
+            raise GalmixValueError(
+                f"column {name!r} is multi-dimensional; Parquet output needs 1-d"
+            )
+        data = np.asarray(col)
+        mask = np.asarray(getattr(col, "mask", np.zeros(len(col), bool)), dtype=bool)
+        if data.dtype.kind in "US":
+            arrays[name] = pa.array(data.astype(str).tolist(), mask=mask if mask.any() else None)
+        else:
+            arrays[name] = pa.array(data, mask=mask if mask.any() else None)
+        columns[name] = {
+            "unit": "" if col.unit is None else col.unit.to_string(),
+            "description": col.description or "",
+        }
+    info = {"meta": dict(t.meta), "columns": columns}
+    table = pa.table(arrays)
+    table = table.replace_schema_metadata({_PARQUET_META_KEY: json.dumps(info).encode()})
+    pq.write_table(table, path)
+
+
+def _read_parquet(path: Path) -> Any:
+    import json
+
+    import astropy.units as u
+    import pyarrow.parquet as pq
+    from astropy.table import MaskedColumn, Table
+
+    pt = pq.read_table(path)
+    raw = (pt.schema.metadata or {}).get(_PARQUET_META_KEY)
+    info = json.loads(raw) if raw else {"meta": {}, "columns": {}}
+    t = Table(meta=info.get("meta", {}))
+    for name in pt.column_names:
+        chunked = pt.column(name)
+        arr = chunked.to_numpy(zero_copy_only=False)
+        if chunked.null_count:
+            mask = chunked.is_null().to_numpy(zero_copy_only=False)
+            t[name] = MaskedColumn(arr, mask=mask)
+        else:
+            t[name] = arr
+        doc = info.get("columns", {}).get(name, {})
+        if doc.get("unit"):
+            try:
+                t[name].unit = u.Unit(doc["unit"])
+            except ValueError:
+                pass
+        if doc.get("description"):
+            t[name].description = doc["description"]
+    return t
