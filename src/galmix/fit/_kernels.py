@@ -265,75 +265,104 @@ def build_gaussians(
 def _accumulate_exposure(
     gtab, gidx, ng, col, sub, nsub, u, v, y, wt, need_jac, model_out, grow, jtj, jtr
 ):
-    """Add one exposure's pixels to chi2, J^T J and J^T r; returns chi2 part."""
+    """Add one exposure's pixels to chi2, J^T J and J^T r; returns chi2 part.
+
+    Gaussians outer, pixels inner (scalars hoisted), derivatives stored per
+    free column, then J^T J / J^T r as dot products over pixels.
+    """
     nfree = jtr.shape[0]
-    chi2 = 0.0
     npix = u.shape[0]
-    # column of each gaussian parameter (-1 if fixed)
-    gcol = np.empty((ng, 7), dtype=np.int64)
-    for g in range(ng):
-        for a in range(7):
-            ia = gidx[g, a]
-            gcol[g, a] = col[ia] if ia >= 0 else -1
-    for i in range(npix):
-        m = 0.0
-        if need_jac:
-            for a in range(nfree):
-                grow[a] = 0.0
-        for sidx in range(nsub):
-            uu = u[i] + sub[sidx, 0]
-            vv = v[i] + sub[sidx, 1]
-            for g in range(ng):
-                row = gtab[g]
-                du = uu - row[_MU]
-                dv = vv - row[_MU + 1]
-                iuu = row[_SI]
-                iuv = row[_SI + 1]
-                ivv = row[_SI + 2]
+    m = np.zeros(npix)
+    if need_jac:
+        D = np.zeros((nfree, npix))
+    else:
+        D = np.zeros((0, 0))
+    for sidx in range(nsub):
+        su = sub[sidx, 0]
+        sv = sub[sidx, 1]
+        for g in range(ng):
+            A = gtab[g, _A]
+            anf = gtab[g, _ANF]
+            adn = gtab[g, _ADN]
+            mu_u = gtab[g, _MU] - su
+            mu_v = gtab[g, _MU + 1] - sv
+            iuu = gtab[g, _SI]
+            iuv = gtab[g, _SI + 1]
+            ivv = gtab[g, _SI + 2]
+            nrm = gtab[g, _NRM]
+            if not need_jac:
+                for i in range(npix):
+                    du = u[i] - mu_u
+                    dv = v[i] - mu_v
+                    chi = iuu * du * du + 2.0 * iuv * du * dv + ivv * dv * dv
+                    if chi < CHI_CUT:
+                        m[i] += A * nrm * math.exp(-0.5 * chi)
+                continue
+            ia = gidx[g, 0]
+            c0 = col[ia] if ia >= 0 else -1
+            ia = gidx[g, 1]
+            c1 = col[ia] if ia >= 0 else -1
+            ia = gidx[g, 2]
+            c2 = col[ia] if ia >= 0 else -1
+            ia = gidx[g, 6]
+            c6 = col[ia] if ia >= 0 else -1
+            # combined dS coefficients: t-th shape parameter column
+            ct = np.empty(4, dtype=np.int64)
+            for t in range(4):
+                ia = gidx[g, 3 + t]
+                ct[t] = col[ia] if ia >= 0 else -1
+            for i in range(npix):
+                du = u[i] - mu_u
+                dv = v[i] - mu_v
                 au = iuu * du + iuv * dv
                 av = iuv * du + ivv * dv
                 chi = du * au + dv * av
                 if chi > CHI_CUT:
                     continue
-                e = row[_NRM] * math.exp(-0.5 * chi)
-                G = row[_A] * e
-                m += G
-                if need_jac:
-                    gc = gcol[g]
-                    if gc[0] >= 0:
-                        grow[gc[0]] += G * au
-                    if gc[1] >= 0:
-                        grow[gc[1]] += G * av
-                    if gc[2] >= 0:
-                        grow[gc[2]] += row[_ANF] * e
-                    quu = au * au - iuu
-                    quv = au * av - iuv
-                    qvv = av * av - ivv
-                    hg = 0.5 * G
-                    for t in range(4):
-                        ct = gc[3 + t]
-                        if ct >= 0:
-                            b = _DS + 3 * t
-                            grow[ct] += hg * (
-                                quu * row[b] + 2.0 * quv * row[b + 1] + qvv * row[b + 2]
-                            )
-                    if gc[6] >= 0:
-                        grow[gc[6]] += row[_ADN] * e
-        if model_out.shape[0] > 0:
-            model_out[i] = m
-        r = (y[i] - m) * wt[i]
-        chi2 += r * r
-        if need_jac:
-            w2 = wt[i] * wt[i]
-            wr = wt[i] * r
-            for a in range(nfree):
-                ga = grow[a]
-                if ga == 0.0:
-                    continue
-                jtr[a] += ga * wr
-                gw = ga * w2
-                for b in range(a + 1):
-                    jtj[a, b] += gw * grow[b]
+                e = nrm * math.exp(-0.5 * chi)
+                G = A * e
+                m[i] += G
+                if c0 >= 0:
+                    D[c0, i] += G * au
+                if c1 >= 0:
+                    D[c1, i] += G * av
+                if c2 >= 0:
+                    D[c2, i] += anf * e
+                hg = 0.5 * G
+                quu = hg * (au * au - iuu)
+                quv = hg * 2.0 * (au * av - iuv)
+                qvv = hg * (av * av - ivv)
+                for t in range(4):
+                    if ct[t] >= 0:
+                        b = _DS + 3 * t
+                        D[ct[t], i] += (
+                            quu * gtab[g, b] + quv * gtab[g, b + 1] + qvv * gtab[g, b + 2]
+                        )
+                if c6 >= 0:
+                    D[c6, i] += adn * e
+    chi2 = 0.0
+    r = np.empty(npix)
+    for i in range(npix):
+        ri = (y[i] - m[i]) * wt[i]
+        r[i] = ri
+        chi2 += ri * ri
+    if model_out.shape[0] > 0:
+        for i in range(npix):
+            model_out[i] = m[i]
+    if need_jac:
+        for a in range(nfree):
+            for i in range(npix):
+                D[a, i] *= wt[i]
+        for a in range(nfree):
+            s = 0.0
+            for i in range(npix):
+                s += D[a, i] * r[i]
+            jtr[a] += s
+            for b in range(a + 1):
+                s = 0.0
+                for i in range(npix):
+                    s += D[a, i] * D[b, i]
+                jtj[a, b] += s
     return chi2
 
 
@@ -767,3 +796,94 @@ def lm_fit_batch(
             cov_out[o],
             info[o],
         )
+
+
+@njit(cache=True)
+def adaptive_moments_nb(image, weight, jac, T0, niter, out):
+    """Gaussian-weighted adaptive second moments around the Jacobian origin.
+
+    ``jac = [dudx, dudy, dvdx, dvdy, x0, y0]``. ``out`` receives
+    ``[flux, u0, v0, Iuu, Iuv, Ivv, ok]`` (world coordinates; the weight is
+    deconvolved from the measured moments so ``I`` estimate the object's
+    own covariance).
+    """
+    ny, nx = image.shape
+    flux = 0.0
+    for j in range(ny):
+        for i in range(nx):
+            if weight[j, i] > 0:
+                flux += image[j, i]
+    Iuu = 0.5 * T0
+    Iuv = 0.0
+    Ivv = 0.5 * T0
+    u0 = 0.0
+    v0 = 0.0
+    ok = 0.0
+    lim = 0.25 * min(nx, ny) * math.sqrt(abs(jac[0] * jac[3] - jac[1] * jac[2]))
+    for _ in range(niter):
+        det = Iuu * Ivv - Iuv * Iuv
+        if not det > 0:
+            break
+        s = 0.0
+        su = 0.0
+        sv = 0.0
+        suu = 0.0
+        suv = 0.0
+        svv = 0.0
+        for j in range(ny):
+            for i in range(nx):
+                if weight[j, i] <= 0:
+                    continue
+                x = i - jac[4]
+                y = j - jac[5]
+                u = jac[0] * x + jac[1] * y
+                v = jac[2] * x + jac[3] * y
+                du = u - u0
+                dv = v - v0
+                chi = (Ivv * du * du - 2.0 * Iuv * du * dv + Iuu * dv * dv) / det
+                if chi > 100.0:
+                    continue
+                w = math.exp(-0.5 * chi) * image[j, i]
+                s += w
+                su += w * du
+                sv += w * dv
+                suu += w * du * du
+                suv += w * du * dv
+                svv += w * dv * dv
+        if not s > 0:
+            break
+        mu = su / s
+        mv = sv / s
+        muu = suu / s - mu * mu
+        muv = suv / s - mu * mv
+        mvv = svv / s - mv * mv
+        nu0 = u0 + mu
+        nv0 = v0 + mv
+        if abs(nu0) > lim or abs(nv0) > lim:
+            break
+        mdet = muu * mvv - muv * muv
+        if not mdet > 0:
+            break
+        # deconvolve the weight: C = (M^-1 - W^-1)^-1
+        a11 = mvv / mdet - Ivv / det
+        a12 = -muv / mdet + Iuv / det
+        a22 = muu / mdet - Iuu / det
+        adet = a11 * a22 - a12 * a12
+        if a11 > 0 and a22 > 0 and adet > 0:
+            Iuu = a22 / adet
+            Iuv = -a12 / adet
+            Ivv = a11 / adet
+        else:
+            Iuu = 2.0 * muu
+            Iuv = 2.0 * muv
+            Ivv = 2.0 * mvv
+        u0 = nu0
+        v0 = nv0
+        ok = 1.0
+    out[0] = flux
+    out[1] = u0
+    out[2] = v0
+    out[3] = Iuu
+    out[4] = Iuv
+    out[5] = Ivv
+    out[6] = ok

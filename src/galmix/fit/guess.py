@@ -43,56 +43,22 @@ def moments_guess(obs: Observation, psf_T: float = 0.0, niter: int = 8) -> dict[
     >>> round(g["T"], 2)
     8.0
     """
-    ny, nx = obs.shape
+    from galmix.fit._kernels import adaptive_moments_nb
+
     jac = obs.jacobian
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    x = xx - jac.x0
-    y = yy - jac.y0
-    u = jac.dudx * x + jac.dudy * y
-    v = jac.dvdx * x + jac.dvdy * y
-    good = obs.weight > 0
-    img = np.where(good, obs.image, 0.0)
-    flux = float(img.sum())
     scale = jac.scale
-    T = max(2.0 * (2.0 * scale) ** 2, psf_T)
-    Iuu, Iuv, Ivv = T / 2, 0.0, T / 2
-    u0 = v0 = 0.0
-    ok = False
-    for _ in range(niter):
-        det = Iuu * Ivv - Iuv * Iuv
-        if not det > 0:
-            break
-        du = u - u0
-        dv = v - v0
-        chi = (Ivv * du * du - 2 * Iuv * du * dv + Iuu * dv * dv) / det
-        w = np.exp(-0.5 * np.minimum(chi, 100.0)) * img
-        s = w.sum()
-        if not s > 0:
-            break
-        nu0 = float((w * u).sum() / s)
-        nv0 = float((w * v).sum() / s)
-        if abs(nu0) > 0.25 * ny * scale or abs(nv0) > 0.25 * nx * scale:
-            break
-        du = u - nu0
-        dv = v - nv0
-        muu = float((w * du * du).sum() / s)
-        muv = float((w * du * dv).sum() / s)
-        mvv = float((w * dv * dv).sum() / s)
-        # weighted moments of a Gaussian with weight matched: M = 2 * measured
-        # (deconvolve the weight: C_obj = (M_w^-1 - W^-1)^-1 with M_w measured)
-        mdet = muu * mvv - muv * muv
-        if not mdet > 0:
-            break
-        iw = np.array([[Ivv, -Iuv], [-Iuv, Iuu]]) / det
-        im = np.array([[mvv, -muv], [-muv, muu]]) / mdet
-        d = im - iw
-        if not (d[0, 0] > 0 and d[1, 1] > 0 and np.linalg.det(d) > 0):
-            Iuu, Iuv, Ivv = 2 * muu, 2 * muv, 2 * mvv
-        else:
-            c = np.linalg.inv(d)
-            Iuu, Iuv, Ivv = float(c[0, 0]), float(c[0, 1]), float(c[1, 1])
-        u0, v0 = nu0, nv0
-        ok = True
+    out = np.zeros(7)
+    T0 = max(2.0 * (2.0 * scale) ** 2, psf_T)
+    adaptive_moments_nb(
+        np.asarray(obs.image, dtype=np.float64),
+        np.asarray(obs.weight, dtype=np.float64),
+        jac.as_array(),
+        T0,
+        niter,
+        out,
+    )
+    flux, u0, v0, Iuu, Iuv, Ivv, okf = (float(x) for x in out)
+    ok = okf > 0
     T = Iuu + Ivv
     if not ok or not (math.isfinite(T) and T > 0):
         return {

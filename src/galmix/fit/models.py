@@ -37,7 +37,7 @@ MODEL_NAMES = (
 )
 
 N_MIN = 0.5
-N_MAX = 6.0
+N_MAX = 6.5
 LOGR_MIN = math.log(1e-4)
 LOGR_MAX = math.log(1e3)
 G_MAX = 0.99
