@@ -311,7 +311,7 @@ def read_query_result(path: str | os.PathLike) -> Any:
         for old in (f"dered_{b}", f"modelmag_{b}"):
             if old in t.colnames and f"mag_{b}" not in t.colnames:
                 t.rename_column(old, f"mag_{b}")
-        for old in (f"modelmagerr_{b}", f"err_{b}", f"{b}_err"):
+        for old in (f"modelmagerr_{b}", f"err_{b}"):
             if old in t.colnames and f"magerr_{b}" not in t.colnames:
                 t.rename_column(old, f"magerr_{b}")
     for name in t.colnames:
