@@ -125,16 +125,17 @@ def gauss_mixture() -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.cache
-def sersic_table(n_min: float = N_MIN, n_max: float = N_MAX, step: float = 0.05):
+def sersic_table(n_min: float = N_MIN, n_max: float = N_MAX, npoints: int = 400):
     """Tabulate the render engineer's ``sersic_mixture(n)`` and its n-derivative.
 
-    Returns ``(n, w, s, dw, ds)`` for cubic Hermite interpolation in the
-    kernels (a fixed, deterministic table; the cache never changes results).
+    Nodes are uniform in ``ln n``; returns ``(n, w, s, dw, ds)`` for cubic
+    Hermite interpolation in the kernels (a fixed, deterministic table; the
+    cache never changes results).
     """
     from galmix.profiles import sersic_mixture, sersic_mixture_deriv
 
-    grid = np.arange(n_min, n_max + 0.5 * step, step)
-    grid[-1] = min(grid[-1], n_max)
+    grid = np.exp(np.linspace(math.log(n_min), math.log(n_max), npoints))
+    grid[0], grid[-1] = n_min, n_max
     ws, ss, dws, dss = [], [], [], []
     for n in grid:
         w, s = sersic_mixture(float(n))

@@ -1,0 +1,56 @@
+"""Fixtures for the fit tests: GalSim (independent renderer) stamps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from galmix import Jacobian, Observation
+
+galsim = pytest.importorskip("galsim")
+
+
+def render_galsim(
+    gal,
+    psf,
+    jac: Jacobian,
+    shape=(48, 48),
+    method="auto",
+):
+    """Draw ``gal (x) psf`` with GalSim on the grid of ``jac`` (origin = world 0)."""
+    ny, nx = shape
+    wcs = galsim.JacobianWCS(jac.dudx, jac.dudy, jac.dvdx, jac.dvdy)
+    im = galsim.ImageD(nx, ny, wcs=wcs)
+    # GalSim centres the profile at the true centre of the image; shift so that
+    # world (0, 0) sits at pixel (x0, y0) of our 0-based grid
+    offset = (jac.x0 - (nx - 1) / 2.0, jac.y0 - (ny - 1) / 2.0)
+    obj = galsim.Convolve(gal, psf) if psf is not None else gal
+    obj.drawImage(image=im, method=method, offset=offset)
+    return im.array.copy()
+
+
+def gauss_psf_mixture(sigma: float) -> np.ndarray:
+    """Round Gaussian PSF as a (1, 6) mixture array."""
+    return np.array([[1.0, 0.0, 0.0, sigma**2, 0.0, sigma**2]])
+
+
+@pytest.fixture(scope="session")
+def sim_stamp():
+    """Factory: (galsim galaxy, PSF FWHM, jacobian, shape, s2n, rng) -> (Observation, psf)."""
+
+    def make(gal, psf_fwhm=0.8, jac=None, shape=(48, 48), s2n=None, rng=None, flux=None):
+        if jac is None:
+            jac = Jacobian.from_scale(0.2, (shape[1] - 1) / 2, (shape[0] - 1) / 2)
+        psf = galsim.Gaussian(fwhm=psf_fwhm)
+        img = render_galsim(gal, psf, jac, shape)
+        if s2n is None:
+            weight = np.full(shape, 1e8 / max(float(np.max(img)), 1e-30) ** 2)
+            noisy = img
+        else:
+            # S/N = sqrt(sum img^2) / sigma (optimal, as in GalSim's S/N)
+            sigma = float(np.sqrt(np.sum(img**2))) / s2n
+            noisy = img + rng.normal(0.0, sigma, shape) if rng is not None else img
+            weight = np.full(shape, 1.0 / sigma**2)
+        return Observation(noisy, weight=weight, jacobian=jac), gauss_psf_mixture(psf.sigma)
+
+    return make
