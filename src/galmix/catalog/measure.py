@@ -196,7 +196,10 @@ def measure_images(
     ``galmix.fit.fit_batch`` is available; otherwise ``fit_flags`` is
     ``NOT_MEASURED``). Images on the same pixel grid are measured at the same
     pixels with the detection segmentation; other images get the positions
-    and ellipses mapped through RA/Dec.
+    and ellipses mapped through RA/Dec. As in SExtractor, flux errors add a
+    Poisson term when the image header has a ``GAIN`` (e-/unit), and
+    objects with a pixel at or above the header's ``SATURATE`` level are
+    flagged ``SATURATED``.
 
     Parameters
     ----------
@@ -332,6 +335,7 @@ def measure_images(
             segmentation=seg,
             apertures=apertures_pixels,
             mask=band.mask,
+            gain=im.gain,
         )
         bflags = np.asarray(phot["flags"], dtype=np.int64).copy()
         if seg is not None:

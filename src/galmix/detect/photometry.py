@@ -16,7 +16,8 @@ __all__ = ["photometry"]
 
 # SExtractor integrates the Kron first moment over 6 isophotal "radii"
 _KRON_INTEGRATION_RADIUS = 6.0
-_SUBPIX = 5
+# exact pixel/aperture overlap (sep subpix=0); SExtractor approximates with 5x5
+_SUBPIX = 0
 
 
 def photometry(
@@ -234,7 +235,7 @@ def photometry(
             rmax,
             0.5,
             normflux=np.nan_to_num(norm, nan=1.0),
-            subpix=_SUBPIX,
+            subpix=5,
             **mask_kw,
         )
         rhalf = np.asarray(rhalf, dtype=np.float64)
