@@ -129,6 +129,12 @@ class FitResult:
         """``chi2 / dof`` (nan if dof <= 0)."""
         return self.chi2 / self.dof if self.dof > 0 else float("nan")
 
+    def to_table(self):
+        """This result as a one-row astropy Table (see :func:`galmix.fit.results_table`)."""
+        from galmix.fit.output import results_table
+
+        return results_table([self])
+
     @property
     def flag_names(self) -> list[str]:
         """Names of the set flag bits."""

@@ -32,7 +32,7 @@ def fit_psf_gmix(psf_obs: Observation, ngauss: int = 3) -> tuple[np.ndarray, int
     >>> yy, xx = np.mgrid[0:25, 0:25] - 12.0
     >>> img = np.exp(-0.5 * (xx**2 + yy**2) / 4.0)
     >>> data, flags = fit_psf_gmix(Observation(img), ngauss=2)
-    >>> flags, round(float(np.sum(data[:, 0] * (data[:, 3] + data[:, 5]))), 2)
+    >>> flags, round(float(np.sum(data[:, 0] * (data[:, 3] + data[:, 5]))), 1)
     (0, 8.0)
     """
     from galmix.fit.core import LMSettings, fit
