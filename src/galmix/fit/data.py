@@ -64,19 +64,63 @@ def _gmix_array(psf: Any) -> np.ndarray:
     return arr
 
 
+def _mixture_residual(psf_obs: Observation, arr: np.ndarray) -> float:
+    """Relative L2 residual of a (K, 6) mixture sampled at the PSF image's pixel centres."""
+    ny, nx = psf_obs.shape
+    jac = psf_obs.jacobian
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    u, v = jac.to_world(xx, yy)
+    model = np.zeros((ny, nx))
+    for f, u0, v0, iuu, iuv, ivv in arr:
+        det = iuu * ivv - iuv * iuv
+        if not det > 0:
+            return float("inf")
+        du, dv = u - u0, v - v0
+        chi = (ivv * du * du - 2 * iuv * du * dv + iuu * dv * dv) / det
+        model += f * np.exp(-0.5 * chi) / (2 * np.pi * np.sqrt(det))
+    model *= abs(jac.det)
+    img = np.where(psf_obs.weight > 0, psf_obs.image, 0.0)
+    tot = img.sum()
+    if not tot > 0:
+        return float("inf")
+    norm = arr[:, 0].sum()
+    img = img / tot
+    model = model / norm if norm != 0 else model
+    good = psf_obs.weight > 0
+    return float(np.sqrt(np.sum((img - model)[good] ** 2) / np.sum(img[good] ** 2)))
+
+
+#: relative residual above which a PSF mixture from galmix.psf.fit_psf is
+#: cross-checked against the fitter's own LM mixture (the better one is used)
+PSF_RESIDUAL_CHECK = 0.03
+
+
 def _fit_psf_image(psf_obs: Observation, ngauss: int) -> tuple[np.ndarray, int]:
-    """Gaussian mixture of a PSF image (galmix.psf.fit_psf, else our own LM fit)."""
+    """Gaussian mixture of a PSF image.
+
+    Uses ``galmix.psf.fit_psf``; when its mixture describes the image badly
+    (relative residual above :data:`PSF_RESIDUAL_CHECK`) or it fails, the
+    fitter's own LM mixture fit is computed too and the better one is kept.
+    """
+    from galmix.fit.psf import fit_psf_gmix
+
+    cands = []
     try:
         from galmix.psf import fit_psf
     except ImportError:
         fit_psf = None
     if fit_psf is not None:
-        res = fit_psf(psf_obs, ngauss=ngauss)
-        flags = int(getattr(res, "flags", 0))
-        return _gmix_array(res.gmix), flags
-    from galmix.fit.psf import fit_psf_gmix
-
-    return fit_psf_gmix(psf_obs, ngauss=ngauss)
+        try:
+            res = fit_psf(psf_obs, ngauss=ngauss)
+            arr = _gmix_array(res.gmix)
+            cands.append((_mixture_residual(psf_obs, arr), arr, int(getattr(res, "flags", 0))))
+        except Exception:
+            pass
+    if not cands or cands[0][2] != 0 or cands[0][0] > PSF_RESIDUAL_CHECK:
+        arr, flags = fit_psf_gmix(psf_obs, ngauss=ngauss)
+        cands.append((_mixture_residual(psf_obs, arr), arr, flags))
+    cands.sort(key=lambda c: (c[2] != 0, c[0]))
+    return cands[0][1], cands[0][2]
 
 
 def psf_gmix(psf: Any, ngauss: int = 3, cache: dict | None = None) -> tuple[np.ndarray, int, bool]:

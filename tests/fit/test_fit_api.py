@@ -1,0 +1,255 @@
+"""API behaviour: models, fixed/priors/bounds, flags, batch robustness, blends, outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import gauss_psf_mixture, render_galsim
+from galmix import Jacobian, MultiBandObservation, Observation
+from galmix.errors import FLAGS, GalmixTypeError, GalmixValueError
+from galmix.fit import (
+    LMSettings,
+    blend_table,
+    fit,
+    fit_batch,
+    fit_blend,
+    fit_groups,
+    galfit_parameters,
+    group_objects,
+    results_table,
+    write_galfit_fits,
+)
+
+galsim = pytest.importorskip("galsim")
+
+PSF = galsim.Gaussian(fwhm=0.6)
+MIX = gauss_psf_mixture(PSF.sigma)
+JAC = Jacobian.from_scale(0.2, 23.5, 23.5)
+
+
+def _obs(gal, jac=JAC, shape=(48, 48), sigma=1e-3, rng=None):
+    img = render_galsim(gal, PSF, jac, shape)
+    if rng is not None:
+        img = img + rng.normal(0, sigma, shape)
+    return Observation(img, weight=np.full(shape, sigma**-2), jacobian=jac, psf=MIX)
+
+
+def test_point_source_flux_and_centre():
+    star = galsim.DeltaFunction(flux=25.0).shift(0.13, -0.21)
+    res = fit(_obs(star), "point")
+    assert res.flags == 0
+    assert res.params["flux"] == pytest.approx(25.0, rel=5e-4)  # Gaussian pixel scheme
+    assert (res.params["u0"], res.params["v0"]) == pytest.approx((0.13, -0.21), abs=1e-4)
+    assert set(res.params) >= {"flux", "u0", "v0"} and "half_light_radius" not in res.params
+
+
+def test_point_plus_sersic_separates_nucleus():
+    gal = galsim.Add(
+        galsim.DeltaFunction(flux=10.0), galsim.Exponential(flux=40.0, half_light_radius=0.8)
+    )
+    res = fit(_obs(gal), "point+sersic")
+    p = res.params
+    assert p["flux_point"] == pytest.approx(10.0, rel=0.02)
+    assert p["flux_sersic"] == pytest.approx(40.0, rel=0.01)
+    assert p["flux"] == pytest.approx(50.0, rel=2e-3)
+    assert p["n_sersic"] == pytest.approx(1.0, abs=0.03)
+
+
+def test_expdev_cmodel():
+    """CModel: a pure disc gets frac_dev ~ 0; a composite is fit better than by exp or dev."""
+    jac = Jacobian.from_scale(0.2, 31.5, 31.5)
+    disc = galsim.Exponential(flux=30.0, half_light_radius=0.9).shear(g1=0.2, g2=0.1)
+    res = fit(_obs(disc, shape=(64, 64), jac=jac), "expdev")
+    assert res.model == "expdev" and res.flags == 0
+    assert res.params["frac_dev"] < 0.03
+    assert res.params["flux"] == pytest.approx(30.0, rel=5e-3)
+    assert res.params["g1"] == pytest.approx(0.2, abs=2e-3)
+    gal = galsim.Add(
+        galsim.Exponential(flux=30.0, half_light_radius=0.9),
+        galsim.DeVaucouleurs(flux=20.0, half_light_radius=0.4),
+    )
+    obs = _obs(gal, shape=(64, 64), jac=jac)
+    res = fit(obs, "expdev")
+    assert res.chi2 < res.extra["exp"].chi2 and res.chi2 < res.extra["dev"].chi2
+    assert 0.0 < res.params["frac_dev"] < 1.0
+    assert res.model_image.shape == (64, 64)
+    # the simultaneous bulge + disc model recovers the components
+    bd = fit(obs, "exp+dev")
+    assert bd.params["flux_exp"] == pytest.approx(30.0, rel=0.05)
+    assert bd.params["flux_dev"] == pytest.approx(20.0, rel=0.1)
+    assert bd.params["half_light_radius_exp"] == pytest.approx(0.9, rel=0.05)
+
+
+def test_fixed_parameters_and_bounds():
+    gal = galsim.Sersic(n=2.5, half_light_radius=0.6, flux=30.0)
+    obs = _obs(gal)
+    res = fit(obs, "sersic", fixed={"n": 4.0, "g1": 0.0})
+    assert "n" not in res.free_params and "g1" not in res.free_params
+    assert res.params["n"] == 4.0 and res.params["g1"] == 0.0
+    assert res.errors["n"] == 0.0
+    assert res.covariance.shape == (len(res.free_params),) * 2
+    res = fit(obs, "sersic", bounds={"n": (0.5, 2.0)})
+    assert res.params["n"] == pytest.approx(2.0)
+    assert res.flags & FLAGS.PARAM_AT_BOUND
+
+
+def test_prior_pulls_faint_object(rng):
+    gal = galsim.Exponential(flux=3.0, half_light_radius=0.5)
+    obs = _obs(gal, sigma=0.05, rng=rng)
+    free = fit(obs, "exp")
+    tight = fit(obs, "exp", priors={"g1": (0.0, 1e-3), "half_light_radius": (0.5, 0.01)})
+    assert abs(tight.params["g1"]) < 2e-3 < abs(free.params["g1"]) + 2e-3
+    assert tight.errors["half_light_radius"] < 0.011
+    assert tight.params["half_light_radius"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_psf_as_image_observation():
+    """A PSF image (with its own Jacobian) is fitted once as a mixture (pixel included)."""
+    pjac = Jacobian.from_scale(0.1, 12.0, 12.0)  # finer PSF grid than the image
+    pimg = PSF.drawImage(nx=25, ny=25, scale=0.1, method="no_pixel").array
+    psf_obs = Observation(pimg, jacobian=pjac)
+    gal = galsim.Gaussian(flux=20.0, half_light_radius=0.5).shear(g1=0.1, g2=0.0)
+    img = render_galsim(gal, PSF, JAC, (48, 48), method="no_pixel")
+    obs = Observation(img, weight=np.full(img.shape, 1e6), jacobian=JAC, psf=psf_obs)
+    res = fit(obs, "gauss")
+    assert res.flags == 0
+    assert res.params["flux"] == pytest.approx(20.0, rel=2e-3)
+    assert res.params["half_light_radius"] == pytest.approx(0.5, rel=5e-3)
+
+
+def test_errors_raise_for_bad_arguments():
+    obs = _obs(galsim.Gaussian(flux=1.0, sigma=0.3))
+    with pytest.raises(GalmixValueError, match="model component"):
+        fit(obs, "sersicc")
+    with pytest.raises(GalmixValueError, match="unknown parameter 'nn'"):
+        fit(obs, "sersic", fixed={"nn": 1.0})
+    with pytest.raises(GalmixTypeError, match="obs must be"):
+        fit(np.zeros((4, 4)), "gauss")
+    with pytest.raises(GalmixValueError, match="pixel_scheme"):
+        LMSettings(pixel_scheme="exact")
+    with pytest.raises(GalmixValueError, match="half_light_radius must be > 0"):
+        fit(obs, "gauss", guess={"half_light_radius": -1.0})
+
+
+def test_batch_never_stops_and_flags_bad_rows(rng):
+    good = _obs(galsim.Exponential(flux=10.0, half_light_radius=0.5), sigma=0.01, rng=rng)
+    empty = Observation(np.zeros((48, 48)), jacobian=JAC, psf=MIX)  # no flux at all
+    nopsf = good.replace(psf=None)
+    inputs = [good, "not an observation", empty, nopsf, good]
+    t = fit_batch(inputs, "sersic", ids=[10, 11, 12, 13, 14])
+    assert len(t) == 5 and list(t["id"]) == [10, 11, 12, 13, 14]
+    assert t["flags"][0] == 0 and t["flags"][4] == 0
+    assert t["flags"][1] & FLAGS.BAD_INPUT
+    assert t["flags"][3] & FLAGS.BAD_PSF
+    assert t["flux"][0] == pytest.approx(t["flux"][4])
+    assert np.isnan(t["flux"][1])
+    for col in ("flux_err", "half_light_radius", "n", "chi2", "dof", "nfev"):
+        assert col in t.colnames
+
+
+def test_batch_matches_single_fits(rng):
+    obs = [
+        _obs(galsim.Sersic(n=n, flux=10.0, half_light_radius=0.5), sigma=0.01, rng=rng)
+        for n in (1.0, 2.0, 3.0)
+    ]
+    t = fit_batch(obs, "sersic", nthreads=2)
+    for k, o in enumerate(obs):
+        r = fit(o, "sersic")
+        assert t["flux"][k] == pytest.approx(r.params["flux"], rel=1e-8)
+        assert t["n_err"][k] == pytest.approx(r.errors["n"], rel=1e-6)
+        assert t["dof"][k] == r.dof
+
+
+def test_multiband_batch_and_single_consistent(rng):
+    gal = galsim.Exponential(flux=1.0, half_light_radius=0.5)
+    mb = MultiBandObservation(
+        {b: _obs(gal * f, sigma=0.01, rng=rng) for b, f in (("g", 5.0), ("r", 9.0))}
+    )
+    r = fit(mb, "exp")
+    assert set(r.params["flux"]) == {"g", "r"}
+    assert r.params["flux"]["r"] / r.params["flux"]["g"] == pytest.approx(1.8, rel=0.02)
+    t = fit_batch([mb, mb], "expdev")
+    assert t["flux_g"][0] == pytest.approx(t["flux_g"][1])
+    assert "frac_dev" in t.colnames
+
+
+def test_blend_of_two_galaxies_and_groups():
+    jac = Jacobian.from_scale(0.2, 39.5, 24.5)
+    gal = galsim.Add(
+        galsim.Exponential(flux=20.0, half_light_radius=0.5).shift(-1.0, 0.1),
+        galsim.Sersic(n=2.0, flux=12.0, half_light_radius=0.4)
+        .shear(g1=0.2, g2=0.0)
+        .shift(0.9, -0.2),
+        galsim.Gaussian(flux=8.0, sigma=0.3).shift(5.0, 0.0),  # isolated third object
+    )
+    img = render_galsim(gal, PSF, jac, (50, 80))
+    obs = Observation(img, weight=np.full(img.shape, 1e4), jacobian=jac, psf=MIX)
+    res = fit_blend(obs, [(-0.9, 0.0), (0.8, -0.1), (5.1, 0.0)], ["exp", "sersic", "gauss"])
+    t = blend_table(res, ids=["a", "b", "c"])
+    assert res.flags == int(FLAGS.BLENDED)
+    assert list(t["flux"]) == pytest.approx([20.0, 12.0, 8.0], rel=5e-3)
+    assert t["n"][1] == pytest.approx(2.0, abs=0.05)
+    assert list(t["model"]) == ["exp", "sersic", "gauss"]
+    assert list(t["group_members"]) == ["a,b,c"] * 3
+    x, y = jac.to_pixel(np.array([-1.0, 0.9, 5.0]), np.array([0.1, -0.2, 0.0]))
+    labels = group_objects(x, y, radius=12.0)
+    assert labels.tolist() == [0, 0, 1]
+    tg = fit_groups(obs, x, y, "sersic", radius=12.0, ids=[1, 2, 3])
+    assert list(tg["id"]) == [1, 2, 3]
+    assert list(tg["group_size"]) == [2, 2, 1]
+    assert tg["flux"][2] == pytest.approx(8.0, rel=0.02)
+
+
+def test_galfit_block_and_tables(tmp_path):
+    jac = Jacobian(-0.2, 0.0, 0.0, 0.2, 23.5, 23.5)  # east-left FITS orientation
+    gal = galsim.Sersic(n=1.5, half_light_radius=0.6, flux=100.0).shear(g1=0.0, g2=0.3)
+    res = fit(_obs(gal, jac=jac), "sersic")
+    path = tmp_path / "block.fits"
+    write_galfit_fits(res, path, zeropoint=25.0)
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul[1:]] == ["INPUT", "MODEL", "RESIDUAL"]
+        h = hdul["MODEL"].header
+        assert np.allclose(
+            hdul["INPUT"].data - hdul["MODEL"].data, hdul["RESIDUAL"].data, atol=1e-5
+        )
+    assert h["COMP_1"] == "sersic"
+    assert float(h["1_MAG"].split()[0]) == pytest.approx(25.0 - 5.0, abs=2e-3)
+    assert float(h["1_XC"].split()[0]) == pytest.approx(24.5, abs=1e-3)  # 1-based
+    q = (1 - 0.3) / (1 + 0.3)
+    assert float(h["1_AR"]) == pytest.approx(q, abs=2e-3)
+    assert float(h["1_RE"].split()[0]) == pytest.approx(0.6 / np.sqrt(q) / 0.2, rel=5e-3)
+    # g2 > 0: major axis along u = v (45 deg in world); u points to -x here, so the
+    # major axis runs from +x,-y ... i.e. 135 deg from +x -> GALFIT PA (from up) = 45
+    assert abs(float(h["1_PA"])) == pytest.approx(45.0, abs=0.5)
+    assert h["CHI2NU"] == pytest.approx(res.chi2_per_dof)
+    t = results_table([res, res], ids=[7, 8])
+    t.write(tmp_path / "fits.parquet")
+    assert list(t["id"]) == [7, 8] and "n_err" in t.colnames
+    assert galfit_parameters(res)["NDOF"] == res.dof
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    theta=st.floats(0.0, 2 * np.pi),
+    flip=st.booleans(),
+    scale=st.floats(0.15, 0.3),
+)
+def test_fit_invariant_to_pixel_grid_orientation(theta, flip, scale):
+    """The same sky through any rotated / flipped pixel grid gives the same world parameters."""
+    c, s = np.cos(theta), np.sin(theta)
+    m = scale * np.array([[c, -s], [s, c]])
+    if flip:
+        m = m @ np.array([[0.0, 1.0], [1.0, 0.0]])
+    jac = Jacobian(m[0, 0], m[0, 1], m[1, 0], m[1, 1], 24.0, 23.0)
+    gal = galsim.Exponential(flux=30.0, half_light_radius=0.6).shear(g1=0.2, g2=-0.15)
+    gal = gal.shift(0.05, 0.1)
+    res = fit(_obs(gal, jac=jac), "exp", settings=LMSettings(pixel_scheme="sub4"))
+    p = res.params
+    assert p["flux"] == pytest.approx(30.0, rel=1e-3)
+    assert p["half_light_radius"] == pytest.approx(0.6, rel=2e-3)
+    assert (p["g1"], p["g2"]) == pytest.approx((0.2, -0.15), abs=1e-3)
+    assert (p["u0"], p["v0"]) == pytest.approx((0.05, 0.1), abs=1e-3)
