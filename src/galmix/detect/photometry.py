@@ -226,7 +226,8 @@ def photometry(
         flags |= sep_flags_to_galmix(np.asarray(fl, dtype=np.int64)) & int(FLAGS.APERTURE_TRUNCATED)
 
     if windowed:
-        rmax = np.maximum(_KRON_INTEGRATION_RADIUS * a, 3.0)
+        # flux_auto is the normalisation, so its aperture bounds the search
+        rmax = np.maximum(a * scale, 3.0)
         norm = np.where(bad_flux, np.nan, flux)
         rhalf, _ = sep.flux_radius(
             data,
