@@ -31,18 +31,24 @@ def jacobian_matrix(
     theta: float = 0.0,
     flip: bool = False,
 ) -> np.ndarray:
-    """``scale * Shear(g1, g2) * Rotation(theta) [* axis swap]`` (GalSim's decomposition).
+    """Jacobian matrix of ``galsim.ShearWCS(scale, Shear(g1, g2))``, rotated and flipped.
+
+    ``scale * Shear(g)^{-1} * Rotation(theta) [* axis swap]``; with
+    ``theta = 0`` and no flip it equals GalSim's ``ShearWCS`` Jacobian
+    (``g1 = 0.1`` gives ``dudx = 0.237892``, ``dvdy = 0.290757``).
 
     Examples
     --------
     >>> jacobian_matrix(0.2).tolist()
     [[0.2, 0.0], [0.0, 0.2]]
+    >>> [round(v, 6) for v in jacobian_matrix(0.263, 0.1).ravel()]
+    [0.237892, 0.0, 0.0, 0.290757]
     """
     gsq = g1 * g1 + g2 * g2
     if gsq >= 1:
         raise GalmixValueError(f"WCS shear must have |g| < 1, got ({g1!r}, {g2!r})")
     f = 1.0 / math.sqrt(1.0 - gsq)
-    s = f * np.array([[1.0 + g1, g2], [g2, 1.0 - g1]])
+    s = f * np.array([[1.0 - g1, -g2], [-g2, 1.0 + g1]])
     c, sn = math.cos(theta), math.sin(theta)
     m = scale * s @ np.array([[c, -sn], [sn, c]])
     if flip:
