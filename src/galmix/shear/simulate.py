@@ -41,7 +41,7 @@ def jacobian_matrix(
     --------
     >>> jacobian_matrix(0.2).tolist()
     [[0.2, 0.0], [0.0, 0.2]]
-    >>> [round(v, 6) for v in jacobian_matrix(0.263, 0.1).ravel()]
+    >>> jacobian_matrix(0.263, 0.1).round(6).ravel().tolist()
     [0.237892, 0.0, 0.0, 0.290757]
     """
     gsq = g1 * g1 + g2 * g2
