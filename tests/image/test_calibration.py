@@ -159,3 +159,42 @@ def test_validation_errors_name_the_parameter():
     with pytest.raises(GalmixValueError, match="sky_grid"):
         interpolate_sky(np.array([[1.0, np.nan]]), [0.0], [0.0])
     assert calibration_image([1.0, 2.0, 3.0], (2, 3)).shape == (2, 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    a=st.floats(0.1, 10.0),
+    b=st.floats(-50.0, 50.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_interpolate_sky_is_affine_equivariant(a, b, seed):
+    # interpolation commutes with affine changes of the sky level
+    rng = np.random.default_rng(seed)
+    grid = rng.normal(100.0, 10.0, (4, 6))
+    xi = rng.uniform(-2, 7, 13)
+    yi = rng.uniform(-2, 5, 7)
+    np.testing.assert_allclose(
+        interpolate_sky(a * grid + b, xi, yi),
+        a * interpolate_sky(grid, xi, yi) + b,
+        rtol=1e-12,
+        atol=1e-9,
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(scale=st.floats(0.01, 100.0), seed=st.integers(0, 2**31 - 1))
+def test_error_image_scales_with_the_calibration(scale, seed):
+    # the same counts calibrated with calib*scale: errors scale by `scale`, weights by 1/scale^2
+    rng = np.random.default_rng(seed)
+    calib = rng.uniform(0.003, 0.01, 5)
+    counts = rng.uniform(0.0, 300.0, (3, 5))
+    sky = rng.uniform(20.0, 200.0, (3, 5))
+    img = (counts - sky) * calib
+    e1 = error_image(img, calib, sky, 3.0, 2.0)
+    e2 = error_image(img * scale, calib * scale, sky, 3.0, 2.0)
+    np.testing.assert_allclose(e2, e1 * scale, rtol=1e-11)
+    np.testing.assert_allclose(
+        weight_from_calibration(img * scale, calib * scale, sky, 3.0, 2.0),
+        weight_from_calibration(img, calib, sky, 3.0, 2.0) / scale**2,
+        rtol=1e-11,
+    )

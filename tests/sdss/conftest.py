@@ -94,11 +94,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, headers)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # clients that time out or drop truncated responses close the socket
+        # while the handler still writes (BrokenPipeError): expected here
+        pass
+
+
 @pytest.fixture
 def http_server():
     """A threaded HTTP server on 127.0.0.1 (random port) serving ``state.files``."""
     state = ServerState()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = _QuietServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.block_on_close = False
     server.state = state  # type: ignore[attr-defined]

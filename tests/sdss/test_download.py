@@ -240,3 +240,16 @@ def test_refused_connection_and_validation(tmp_path):
                 DownloadItem("http://127.0.0.1/b", tmp_path / "x"),
             ]
         )
+
+
+def test_progress_bar_goes_to_stderr(http_server, tmp_path, capsys):
+    http_server.files["/a.bin"] = _payload(3000)
+    http_server.files["/b.bin"] = _payload(4000, 1)
+    items = [DownloadItem(http_server.url + f"/{n}.bin", tmp_path / f"{n}.bin") for n in "ab"]
+    report = download(items, workers=2, progress=True)
+    assert report.ok
+    captured = capsys.readouterr()
+    assert captured.out == "" and "download" in captured.err
+    # off by default (library code never prints)
+    report = download(items, overwrite=True)
+    assert report.ok and capsys.readouterr().err == ""
