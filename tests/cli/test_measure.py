@@ -219,6 +219,17 @@ def test_weight_and_psf_options(tmp_path, rng):
     )
     # with a PSF the fit columns exist; NOT_MEASURED only if the fitter is absent
     assert "fit_flags" in cat.colnames
+    try:
+        from galmix.fit import fit_batch  # noqa: F401
+    except ImportError:
+        assert (np.asarray(cat["fit_flags"]) & FLAGS.NOT_MEASURED).all()
+    else:
+        # Gaussian objects of flux 3000 (sigma 2 pix = 0.4") seen through a
+        # Gaussian PSF of FWHM 0.8": a Gaussian fit recovers the total flux
+        # (PARAM_AT_BOUND may be set: these objects are barely resolved)
+        bad = np.asarray(cat["fit_flags"]) & ~int(FLAGS.PARAM_AT_BOUND)
+        assert (bad == 0).all()
+        np.testing.assert_allclose(np.asarray(cat["fit_flux"]), 3000.0, rtol=0.03)
     # mismatched weight count
     assert (
         _run(

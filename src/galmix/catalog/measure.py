@@ -237,6 +237,21 @@ def measure_images(
     GalmixValueError
         Inconsistent inputs (weights count or shape, images on different
         grids without WCS, bad parameters).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from astropy.io import fits
+    >>> yy, xx = np.mgrid[0:64, 0:64]
+    >>> img = 10 + 300 * np.exp(-((xx - 20.0) ** 2 + (yy - 40.0) ** 2) / 6.0)
+    >>> img = img + np.random.default_rng(0).normal(0.0, 1.0, img.shape)
+    >>> path = os.path.join(tempfile.mkdtemp(), "r.fits")
+    >>> fits.PrimaryHDU(img).writeto(path)
+    >>> res = measure_images([path], threshold=5.0, moments=False)
+    >>> len(res.catalog), round(float(res.catalog["x"][0])), round(float(res.catalog["y"][0]))
+    (1, 20, 40)
+    >>> "ra" in res.catalog.colnames  # no WCS in this header
+    False
     """
     from astropy.table import Table
 
@@ -597,7 +612,7 @@ def _fit_models(
     if not observations:
         return out, None
     try:
-        table = fit_batch(observations, model)
+        table = fit_batch(observations, model, ids=[int(cat["id"][i]) for i in rows])
     except Exception as exc:
         log.warning("model fits failed on band %s: %s", name, exc)
         return {"fit_flags": flags | int(FLAGS.FIT_FAILED)}, f"fit_batch failed: {exc}"
@@ -605,7 +620,7 @@ def _fit_models(
     if "flags" in table.colnames:
         flags[rows_arr] = np.asarray(table["flags"], dtype=np.int64)
     for col in table.colnames:
-        if col == "flags":
+        if col in ("flags", "id"):
             continue
         values = np.asarray(table[col])
         if values.ndim != 1 or values.dtype.kind not in "fiub":
