@@ -67,7 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found")
             return
         if n <= beh.get("fail", 0):
-            self._send(beh.get("status", 503), b"try again")
+            extra = {"Retry-After": str(beh["retry_after"])} if "retry_after" in beh else None
+            self._send(beh.get("status", 503), b"try again", extra)
             return
         data = state.files[path]
         start = 0

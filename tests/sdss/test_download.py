@@ -253,3 +253,24 @@ def test_progress_bar_goes_to_stderr(http_server, tmp_path, capsys):
     # off by default (library code never prints)
     report = download(items, overwrite=True)
     assert report.ok and capsys.readouterr().err == ""
+
+
+def test_retry_after_header_is_honoured(http_server, tmp_path):
+    http_server.files["/later.bin"] = b"payload"
+    http_server.behaviour["/later.bin"] = {"fail": 1, "status": 503, "retry_after": 7}
+    _no_sleep.calls.clear()
+    res = download_file(
+        http_server.url + "/later.bin", tmp_path / "later.bin", backoff=0.5, sleep=_no_sleep
+    )
+    assert res.attempts == 2 and _no_sleep.calls == [7.0]
+    # capped by max_backoff
+    http_server.counts.clear()
+    _no_sleep.calls.clear()
+    download_file(
+        http_server.url + "/later.bin",
+        tmp_path / "later2.bin",
+        backoff=0.5,
+        max_backoff=2.0,
+        sleep=_no_sleep,
+    )
+    assert _no_sleep.calls == [2.0]

@@ -283,9 +283,10 @@ def inverse_variance_weight(error: Any) -> np.ndarray:
     [[4.0, 0.0, 0.0]]
     """
     err = _float_array(error, "error", 2)
-    good = np.isfinite(err) & (err > 0)
+    with np.errstate(invalid="ignore"):
+        good = np.isfinite(err) & (err > 0)
     out = np.zeros_like(err)
-    out[good] = 1.0 / err[good] ** 2
+    np.divide(1.0, err * err, out=out, where=good)
     return out
 
 

@@ -9,7 +9,8 @@
   if the server ignores it (status 200), the download restarts from zero.
 - Transient failures (HTTP 408/425/429/5xx, timeouts, dropped connections,
   truncated bodies) are retried with exponential backoff
-  ``backoff * 2**(attempt-1)`` (capped by ``max_backoff``); other HTTP errors
+  ``backoff * 2**(attempt-1)`` (or the server's ``Retry-After`` if longer,
+  capped by ``max_backoff``); other HTTP errors
   (404, 403, ...) fail at once. Failures raise / report
   :class:`~galmix.errors.GalmixIOError` messages that name the URL.
 - Downloads run in a thread pool; one failure never stops the others
@@ -64,7 +65,21 @@ _PART = ".part"
 
 
 class _Retryable(Exception):
-    pass
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form only)."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
 
 
 class _Fatal(Exception):
@@ -229,7 +244,7 @@ def _fetch_once(
             part.unlink(missing_ok=True)
             raise _Retryable("HTTP 416 for the resumed range; restarting") from None
         if exc.code in _RETRY_STATUS:
-            raise _Retryable(f"HTTP {exc.code} {exc.reason}") from None
+            raise _Retryable(f"HTTP {exc.code} {exc.reason}", _retry_after(exc.headers)) from None
         raise _Fatal(f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         reason = exc.reason
@@ -318,7 +333,10 @@ def _download_one(
         except _Retryable as exc:
             last = str(exc)
             if attempt <= retries:
-                sleep(min(max_backoff, backoff * 2 ** (attempt - 1)))
+                wait = backoff * 2 ** (attempt - 1)
+                if exc.retry_after is not None:  # the server's Retry-After, if longer
+                    wait = max(wait, exc.retry_after)
+                sleep(min(max_backoff, wait))
     return DownloadResult(
         item.url,
         path,
