@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,37 @@ def sim_stamp():
         return Observation(noisy, weight=weight, jacobian=jac), gauss_psf_mixture(psf.sigma)
 
     return make
+
+
+#: ACS/WFC AB zero points (counts/s) used to compare with the catalogue MAG_AUTO
+ACS_ZEROPOINTS = {"F606W": 26.486, "F814W": 25.937}
+
+
+def load_aegis(directory: str | Path, band: str, row: int) -> tuple[Observation, dict]:
+    """AEGIS stamp ``row`` (0-4) in ``band`` (``"F606W"``/``"F814W"``) as an Observation.
+
+    The catalogue's ``NOISE_MEAN`` (sky level left in the stamps) is
+    subtracted, the weight is ``1/NOISE_VARIANCE`` and the PSF image is
+    attached with its own 0.03"/px Jacobian. Returns ``(obs, catalogue_row)``.
+    """
+    from astropy.io import fits
+    from astropy.table import Table
+
+    d = Path(directory)
+    name = {"F606W": "F606w", "F814W": "F814w"}[band]
+    cat = Table.read(d / f"AEGIS_{name}_catalog.fits")
+    r = cat[row]
+    gal = np.asarray(fits.getdata(d / r["GAL_FILENAME"].strip(), int(r["GAL_HDU"])), float)
+    psf = np.asarray(fits.getdata(d / r["PSF_FILENAME"].strip(), int(r["PSF_HDU"])), float)
+    s = float(r["PIXEL_SCALE"])
+    ny, nx = psf.shape
+    pobs = Observation(psf, jacobian=Jacobian(s, 0.0, 0.0, s, (nx - 1) / 2, (ny - 1) / 2))
+    ny, nx = gal.shape
+    obs = Observation(
+        gal - float(r["NOISE_MEAN"]),
+        weight=np.full(gal.shape, 1.0 / float(r["NOISE_VARIANCE"])),
+        jacobian=Jacobian(s, 0.0, 0.0, s, (nx - 1) / 2, (ny - 1) / 2),
+        psf=pobs,
+        meta={"band": band, "ident": int(r["IDENT"])},
+    )
+    return obs, {k: r[k] for k in r.colnames}

@@ -36,53 +36,84 @@ def fit_psf_gmix(psf_obs: Observation, ngauss: int = 3) -> tuple[np.ndarray, int
     (0, 8.0)
     """
     from galmix.fit.core import LMSettings, fit
-    from galmix.fit.models import Model, gauss_mixture
+    from galmix.fit.data import _mixture_residual
+    from galmix.fit.guess import moments_guess
+    from galmix.fit.models import Model
 
     img = np.asarray(psf_obs.image, dtype=np.float64)
     total = float(np.sum(img[psf_obs.weight > 0]))
     if not total > 0:
         return np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]), int(FLAGS.PSF_FIT_FAILED)
     obs = psf_obs.replace(image=img / total, weight=np.where(psf_obs.weight > 0, 1.0, 0.0))
-    model = Model(("gauss",) * ngauss)
     delta = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
-    # guess: sizes spread around the moments size
-    from galmix.fit.guess import moments_guess
-
+    settings = LMSettings(pixel_scheme="none", maxiter=300)
     mg = moments_guess(obs)
     r0 = mg["half_light_radius"] if math.isfinite(mg["T"]) else 2.0 * obs.jacobian.scale
-    labels = model.component_labels()
-    guess = {"u0": mg["u0"], "v0": mg["v0"]}
-    facs = np.geomspace(0.6, 2.0, ngauss) if ngauss > 1 else np.array([1.0])
-    fl = np.linspace(0.6, 0.1, ngauss)
-    fl /= fl.sum()
-    for lab, f, fx in zip(labels, facs, fl):
-        guess["half_light_radius" + lab] = max(r0 * f, 1e-3)
-        guess["flux" + lab] = fx
-        guess["g1" + lab] = mg["g1"]
-        guess["g2" + lab] = mg["g2"]
-    res = fit(
-        obs,
-        model,
-        psf=delta,
-        guess=guess,
-        settings=LMSettings(pixel_scheme="none", maxiter=300),
-        model_images=False,
-    )
-    _, s = gauss_mixture()
-    rows = []
-    from galmix.fit._kernels import shear_matrix
-
-    M = np.zeros((3, 3))
-    for lab in labels:
+    # grow the mixture one Gaussian at a time, starting each fit from the previous
+    # solution plus a new component (narrower core or broader wing), keep the best
+    prev = [(1.0, r0, mg["g1"], mg["g2"])]
+    centre = (mg["u0"], mg["v0"])
+    best = None
+    for k in range(1, ngauss + 1):
+        starts = [prev] if k == 1 else []
+        if k > 1:
+            rs = [c[1] for c in prev]
+            starts.append(
+                [(f * 0.8, r, a, b) for f, r, a, b in prev] + [(0.2, 2.0 * max(rs), 0, 0)]
+            )
+            starts.append(
+                [(f * 0.8, r, a, b) for f, r, a, b in prev] + [(0.2, 0.5 * min(rs), 0, 0)]
+            )
+        cand_best = None
+        for comps in starts:
+            model = Model(("gauss",) * k)
+            labels = model.component_labels()
+            guess = {"u0": centre[0], "v0": centre[1]}
+            for lab, (f, r, a, b) in zip(labels, comps):
+                guess["flux" + lab] = f
+                guess["half_light_radius" + lab] = max(r, 1e-4)
+                guess["g1" + lab] = a
+                guess["g2" + lab] = b
+            res = fit(obs, model, psf=delta, guess=guess, settings=settings, model_images=False)
+            data = _to_data(res, labels)
+            if not np.all(np.isfinite(data)):
+                continue
+            score = _mixture_residual(obs, data)
+            if cand_best is None or score < cand_best[0]:
+                cand_best = (score, data, res, labels)
+        if cand_best is None:
+            break
+        score, data, res, labels = cand_best
+        if best is None or score < best[0]:
+            best = (score, data, res)
         p = res.params
+        prev = [
+            (p["flux" + lab], p["half_light_radius" + lab], p["g1" + lab], p["g2" + lab])
+            for lab in labels
+        ]
+        centre = (p["u0"], p["v0"])
+    if best is None:
+        return np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]), int(FLAGS.PSF_FIT_FAILED)
+    score, data, res = best
+    flags = 0
+    if res.flags & (FLAGS.FIT_FAILED | FLAGS.NOT_CONVERGED) or not np.all(np.isfinite(data)):
+        flags = int(FLAGS.PSF_FIT_FAILED)
+    return data, flags
+
+
+def _to_data(res, labels) -> np.ndarray:
+    from galmix.fit._kernels import shear_matrix
+    from galmix.fit.models import gauss_mixture
+
+    _, s = gauss_mixture()
+    M = np.zeros((3, 3))
+    rows = []
+    p = res.params
+    for lab in labels:
         r = p["half_light_radius" + lab]
         shear_matrix(p["g1" + lab], p["g2" + lab], M)
         var = r * r * s[0]
         rows.append(
             [p["flux" + lab], p["u0"], p["v0"], var * M[0, 0], var * M[0, 1], var * M[0, 2]]
         )
-    data = np.array(rows)
-    flags = 0
-    if res.flags & (FLAGS.FIT_FAILED | FLAGS.NOT_CONVERGED) or not np.all(np.isfinite(data)):
-        flags = int(FLAGS.PSF_FIT_FAILED)
-    return data, flags
+    return np.array(rows)
