@@ -271,3 +271,31 @@ def test_corrupt_inputs_raise_io_errors(r_frame, tmp_path):
     bad.write_bytes(buf.getvalue())
     with pytest.raises(GalmixIOError, match="XINTERP"):
         read_frame(bad)
+
+
+def test_read_field_multiband(tmp_path):
+    from galmix.image import MultiBandObservation
+    from galmix.sdss import read_field
+    from galmix.sdss.synthetic import write_synthetic_field
+
+    truth, sources = write_synthetic_field(
+        tmp_path, 94, 1, 7, bands=["g", "r"], shape=(40, 60), nsources=2, seed=3
+    )
+    psfs = {b: Observation(np.ones((5, 5)) / 25.0) for b in "gr"}
+    frames = read_field(tmp_path, 94, 1, 7, bands=["g", "r"], psf=psfs)
+    assert list(frames) == ["g", "r"] and frames["g"].psf is psfs["g"]
+    # same sky positions in both bands although the pointings differ slightly
+    for b, f in frames.items():
+        x, y = f.wcs.world_to_pixel(sources["ra"], sources["dec"])
+        np.testing.assert_allclose(x, truth[b].sources["x"], atol=1e-6)
+        np.testing.assert_allclose(y, truth[b].sources["y"], atol=1e-6)
+    dx = (
+        frames["g"].wcs.world_to_pixel(sources["ra"][0], sources["dec"][0])[0]
+        - frames["r"].wcs.world_to_pixel(sources["ra"][0], sources["dec"][0])[0]
+    )
+    assert abs(dx) > 0.5  # the bands are offset by more than half a pixel (like SDSS)
+    mb = MultiBandObservation({b: f.to_observation() for b, f in frames.items()})
+    assert mb.bands == ["g", "r"] and mb["r"][0].psf is psfs["r"]
+    with pytest.raises(GalmixIOError, match=r"band\(s\) \['i'\]"):
+        read_field(tmp_path, 94, 1, 7, bands=["g", "i"])
+    assert list(read_field(tmp_path, 94, 1, 7, bands=["g", "i"], missing="skip")) == ["g"]

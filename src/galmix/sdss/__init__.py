@@ -28,7 +28,7 @@ from galmix.sdss.download import (
     download_file,
     file_checksum,
 )
-from galmix.sdss.frame import SDSS_PIXEL_SCALE, SDSS_ZEROPOINT, SDSSFrame, read_frame
+from galmix.sdss.frame import SDSS_PIXEL_SCALE, SDSS_ZEROPOINT, SDSSFrame, read_field, read_frame
 from galmix.sdss.naming import FieldID, FrameID, frame_filename, parse_frame_filename
 from galmix.sdss.query import SPEC_CLASSES, build_spec_query, read_query_result, unique_fields
 from galmix.sdss.urls import SAS_BASE_URL, frame_url, frame_urls, release_path, validate_template
@@ -57,6 +57,7 @@ __all__ = [
     "frame_url",
     "frame_urls",
     "parse_frame_filename",
+    "read_field",
     "read_frame",
     "read_query_result",
     "release_path",

@@ -29,7 +29,7 @@ import numpy as np
 from galmix.errors import GalmixIOError, GalmixValueError
 from galmix.sdss.ccd import BANDS
 from galmix.sdss.frame import SDSS_ZEROPOINT
-from galmix.sdss.naming import FieldID, check_field_id, frame_filename
+from galmix.sdss.naming import FieldID, find_field_frames
 
 __all__ = [
     "build_pipeline_config",
@@ -167,39 +167,6 @@ def write_pipeline_config(
     tmp.write_text(text)
     os.replace(tmp, p)
     return p
-
-
-def find_field_frames(
-    directory: str | os.PathLike,
-    run: int,
-    camcol: int,
-    field: int,
-    bands: Iterable[str] = BANDS,
-) -> dict[str, Path]:
-    """Locate a field's frames in ``directory``.
-
-    Accepts the SDSS names (``frame-r-003813-5-0023.fits.bz2`` or ``.fits``)
-    and the seed's local naming (``3813-5-23-r.fits``).
-
-    Returns
-    -------
-    dict band -> Path
-        Only the bands found.
-    """
-    d = Path(directory)
-    fid = check_field_id(run, camcol, field)
-    out = {}
-    for b in bands:
-        candidates = [
-            d / frame_filename(b, *fid),
-            d / frame_filename(b, *fid, suffix=".fits"),
-            d / f"{fid.run}-{fid.camcol}-{fid.field}-{b}.fits",
-        ]
-        for c in candidates:
-            if c.is_file():
-                out[b] = c
-                break
-    return out
 
 
 def write_field_configs(

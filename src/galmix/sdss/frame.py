@@ -42,13 +42,14 @@ from galmix.image.calibration import (
     inverse_variance_weight,
 )
 from galmix.sdss.ccd import BANDS, sdss_dark_variance, sdss_gain
-from galmix.sdss.naming import parse_frame_filename
+from galmix.sdss.naming import find_field_frames, parse_frame_filename
 
 __all__ = [
     "SDSS_PIXEL_SCALE",
     "SDSS_ZEROPOINT",
     "SDSSFrame",
     "open_fits_bytes",
+    "read_field",
     "read_frame",
 ]
 
@@ -471,3 +472,55 @@ def read_frame(
         psf=psf,
         path=spath,
     )
+
+
+def read_field(
+    directory: str | os.PathLike,
+    run: int,
+    camcol: int,
+    field: int,
+    bands: Any = BANDS,
+    *,
+    psf: Any = None,
+    missing: str = "error",
+) -> dict[str, SDSSFrame]:
+    """Read the frames of one field, band by band.
+
+    Files are found by :func:`galmix.sdss.naming.find_field_frames` (SDSS
+    names, ``.fits.bz2`` or ``.fits``, or the seed's ``run-camcol-field-band.fits``).
+
+    Parameters
+    ----------
+    directory : path
+    run, camcol, field : int
+    bands : iterable of str
+    psf : mapping band -> PSF, or one PSF for all bands, optional
+    missing : {"error", "skip"}
+        What to do when a band's frame is absent.
+
+    Returns
+    -------
+    dict band -> SDSSFrame
+        In the order of ``bands``. ``MultiBandObservation({b: f.to_observation()
+        for b, f in frames.items()})`` makes them a multi-band observation.
+
+    Raises
+    ------
+    GalmixIOError
+        If a band is missing and ``missing="error"``.
+    """
+    if missing not in ("error", "skip"):
+        raise GalmixValueError(f"missing must be 'error' or 'skip', got {missing!r}")
+    bands = list(bands)
+    paths = find_field_frames(directory, run, camcol, field, bands=bands)
+    lacking = [b for b in bands if b not in paths]
+    if lacking and missing == "error":
+        raise GalmixIOError(
+            f"field {run}-{camcol}-{field}: no frame for band(s) {lacking} in {str(directory)!r}"
+        )
+    out = {}
+    for b in bands:
+        if b in paths:
+            p = psf.get(b) if isinstance(psf, dict) else psf
+            out[b] = read_frame(paths[b], band=b, psf=p)
+    return out

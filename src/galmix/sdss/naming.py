@@ -13,7 +13,9 @@ FrameID(band='r', run=3813, camcol=5, field=23)
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,6 +26,7 @@ __all__ = [
     "FieldID",
     "FrameID",
     "check_field_id",
+    "find_field_frames",
     "frame_filename",
     "parse_frame_filename",
 ]
@@ -134,3 +137,36 @@ def parse_frame_filename(path: str | Path) -> FrameID:
             "(frame-[ugriz]-RRRRRR-C-FFFF.fits[.bz2])"
         )
     return FrameID(m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4)))
+
+
+def find_field_frames(
+    directory: str | os.PathLike,
+    run: int,
+    camcol: int,
+    field: int,
+    bands: Iterable[str] = BANDS,
+) -> dict[str, Path]:
+    """Locate a field's frames in ``directory``.
+
+    Accepts the SDSS names (``frame-r-003813-5-0023.fits.bz2`` or ``.fits``)
+    and the seed's local naming (``3813-5-23-r.fits``).
+
+    Returns
+    -------
+    dict band -> Path
+        Only the bands found.
+    """
+    d = Path(directory)
+    fid = check_field_id(run, camcol, field)
+    out = {}
+    for b in bands:
+        candidates = [
+            d / frame_filename(b, *fid),
+            d / frame_filename(b, *fid, suffix=".fits"),
+            d / f"{fid.run}-{fid.camcol}-{fid.field}-{b}.fits",
+        ]
+        for c in candidates:
+            if c.is_file():
+                out[b] = c
+                break
+    return out
