@@ -19,7 +19,7 @@ __all__ = ["MeasureResult", "measure_images"]
 log = logging.getLogger(__name__)
 
 # columns copied per band (prefixed with "{band}_" for several images)
-_PHOT_COLUMNS = ("flux_auto", "flux_auto_err", "kron_radius", "kron_scale", "flux_radius")
+_PHOT_COLUMNS = ("flux_auto", "flux_auto_err", "kron_radius", "kron_scale")
 _SAME_GRID_TOL_PIX = 0.01
 
 
@@ -351,6 +351,7 @@ def measure_images(
             apertures=apertures_pixels,
             mask=band.mask,
             gain=im.gain,
+            windowed=band is b0,
         )
         bflags = np.asarray(phot["flags"], dtype=np.int64).copy()
         if seg is not None:
@@ -358,14 +359,11 @@ def measure_images(
                 FLAGS.BLENDED | FLAGS.EDGE | FLAGS.DETECTION_TRUNCATED | FLAGS.NONPOSITIVE_MOMENTS
             )
         bflags |= _saturated(im, seg, bcat)
-        if ok:
-            if not multi or band is b0:
-                xw, yw = phot["xwin"], phot["ywin"]
-                if not multi:
-                    cat["xwin"], cat["ywin"] = xw, yw
-                else:
-                    cat["xwin"], cat["ywin"] = xw, yw
-        else:
+        if band is b0:
+            # windowed centroid and half-light radius in the reference frame
+            cat["xwin"], cat["ywin"] = phot["xwin"], phot["ywin"]
+            cat["flux_radius"] = phot["flux_radius"]
+        if not ok:
             cat[prefix + "x"] = bcat["x"]
             cat[prefix + "y"] = bcat["y"]
         for col in _PHOT_COLUMNS:
@@ -511,9 +509,13 @@ def _stamps(band: _Band, cat: Any, seg: np.ndarray | None, psf: Any = None) -> A
         el = elements[i]
         try:
             jac = Jacobian(el[0], el[1], el[2], el[3], x0=x[i] - x0, y0=y[i] - y0)
-            obs = Observation(
-                np.where(bad, 0.0, band.sub[y0:y1, x0:x1]), weight=w, jacobian=jac, psf=psf
-            )
+            image = np.where(bad, 0.0, band.sub[y0:y1, x0:x1])
+            if psf is None:
+                # arrays built here are finite float64 with weight >= 0: the
+                # validated constructor would only copy them again
+                obs = Observation._trusted(image=image, weight=w, jacobian=jac, mask=bad)
+            else:
+                obs = Observation(image, weight=w, jacobian=jac, psf=psf)
         except (ValueError, TypeError):
             yield i, None, flags | int(FLAGS.BAD_JACOBIAN | FLAGS.NOT_MEASURED)
             continue
@@ -526,11 +528,13 @@ _MOMENTS_TOL = 1e-6
 _MOMENTS_MAXITER = 100
 
 
-def _call_moments(fn: Any, obs: Any) -> Any:
+def _call_moments(fn: Any, obs: Any, guess_T: float) -> Any:
+    if not (math.isfinite(guess_T) and guess_T > 0):
+        guess_T = None
     try:
-        return fn(obs, maxiter=_MOMENTS_MAXITER, tol=_MOMENTS_TOL)
+        return fn(obs, guess_T=guess_T, maxiter=_MOMENTS_MAXITER, tol=_MOMENTS_TOL)
     except TypeError:  # an older signature without tol
-        return fn(obs)
+        return fn(obs, guess_T=guess_T)
 
 
 def _measure_moments(
@@ -547,12 +551,16 @@ def _measure_moments(
     }
     flags = np.zeros(n, dtype=np.int64)
     ids = np.asarray(cat["id"])
+    # starting size from the footprint moments: a^2 + b^2 = x2 + y2 (pixels^2)
+    a = np.asarray(cat["a"], float)
+    b = np.asarray(cat["b"], float)
     for i, obs, f in wrap(_stamps(band, cat, seg), total=n, desc=f"moments {name}"):
         if obs is None:
             flags[i] = f
             continue
         try:
-            res = _call_moments(adaptive_moments, obs)
+            guess_T = (a[i] ** 2 + b[i] ** 2) * abs(obs.jacobian.det)
+            res = _call_moments(adaptive_moments, obs, guess_T)
         except Exception as exc:  # batch: never drop a row
             log.debug("moments failed for object %s: %s", ids[i], exc)
             flags[i] = int(FLAGS.MEASUREMENT_ERROR)
