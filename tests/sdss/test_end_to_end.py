@@ -181,3 +181,19 @@ def test_fetch_reports_failures_with_exit_code(tmp_path, http_server, capsys):
     # bad parameters are reported as errors, not tracebacks
     assert main(["sdss", "query", "--class", "GALAXY'--"]) == 2
     assert "classes" in capsys.readouterr().err
+
+
+def test_fetch_plain_url_list(tmp_path, http_server, capsys):
+    http_server.files["/other/survey/img_001.fits"] = b"SIMPLE  = T"
+    http_server.files["/other/survey/img_002.fits"] = b"SIMPLE  = F"
+    lst = tmp_path / "urls.txt"
+    lst.write_text(
+        "# other survey\n"
+        + "\n".join(http_server.url + f"/other/survey/img_00{i}.fits" for i in (1, 2))
+        + "\n"
+    )
+    code = main(
+        ["sdss", "fetch", "--url-list", str(lst), "--out", str(tmp_path / "o"), "--no-progress"]
+    )
+    assert code == 0 and "2 downloaded" in capsys.readouterr().err
+    assert (tmp_path / "o" / "img_002.fits").read_bytes() == b"SIMPLE  = F"

@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from galmix.errors import GalmixValueError
+from galmix.errors import GalmixIOError, GalmixValueError
 
 _FIELD_RE = re.compile(r"^(\d+)-([1-6])-(\d+)$")
 
@@ -93,6 +93,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="R-C-F",
         help="a field (repeatable)",
+    )
+    g.add_argument(
+        "--url-list",
+        default=None,
+        metavar="FILE",
+        help="also fetch the URLs listed in FILE (one per line; any survey)",
     )
     g.add_argument(
         "--out", default="frames", metavar="DIR", help="download folder (default frames/)"
@@ -251,17 +257,28 @@ def _run_fetch(args: argparse.Namespace) -> int:
     from galmix.sdss.download import download
     from galmix.sdss.urls import SAS_BASE_URL, frame_urls
 
-    fields = _fields_from(args)
-    items = frame_urls(
-        fields,
-        args.out,
-        bands=args.bands,
-        rerun=args.rerun,
-        data_release=args.dr,
-        base_url=args.base_url or SAS_BASE_URL,
-        template=args.template,
-        filename_template=args.filename_template,
-    )
+    items = []
+    fields = []
+    if args.catalog is not None or args.field or args.url_list is None:
+        fields = _fields_from(args)
+        items = frame_urls(
+            fields,
+            args.out,
+            bands=args.bands,
+            rerun=args.rerun,
+            data_release=args.dr,
+            base_url=args.base_url or SAS_BASE_URL,
+            template=args.template,
+            filename_template=args.filename_template,
+        )
+    if args.url_list is not None:
+        from galmix.sdss.download import items_from_urls
+
+        try:
+            lines = Path(args.url_list).read_text().splitlines()
+        except OSError as exc:
+            raise GalmixIOError(f"--url-list: cannot read {args.url_list!r}: {exc}") from exc
+        items += items_from_urls(lines, args.out)
     report = download(
         items,
         workers=args.workers,

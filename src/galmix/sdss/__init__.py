@@ -27,6 +27,7 @@ from galmix.sdss.download import (
     download,
     download_file,
     file_checksum,
+    items_from_urls,
 )
 from galmix.sdss.frame import SDSS_PIXEL_SCALE, SDSS_ZEROPOINT, SDSSFrame, read_field, read_frame
 from galmix.sdss.naming import FieldID, FrameID, frame_filename, parse_frame_filename
@@ -56,6 +57,7 @@ __all__ = [
     "frame_filename",
     "frame_url",
     "frame_urls",
+    "items_from_urls",
     "parse_frame_filename",
     "read_field",
     "read_frame",

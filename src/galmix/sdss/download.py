@@ -57,6 +57,7 @@ __all__ = [
     "download",
     "download_file",
     "file_checksum",
+    "items_from_urls",
 ]
 
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -538,3 +539,38 @@ def download_file(
     if res.status == "failed":
         raise GalmixIOError(res.error or f"download of {url} failed")
     return res
+
+
+def items_from_urls(urls: Iterable[str], directory: str | os.PathLike) -> list[DownloadItem]:
+    """Download items for plain URLs (any survey), named by the URL's last path segment.
+
+    Blank lines and ``#`` comments are ignored, so the lines of a URL list
+    file can be passed directly.
+
+    Raises
+    ------
+    GalmixValueError
+        For a URL without a file name, or two URLs with the same file name.
+
+    Examples
+    --------
+    >>> [i.path.name for i in items_from_urls(["https://h/a/x.fits?dl=1", "# note"], "d")]
+    ['x.fits']
+    """
+    from urllib.parse import unquote, urlparse
+
+    d = Path(directory)
+    items = []
+    seen: dict[str, str] = {}
+    for raw in urls:
+        url = raw.strip()
+        if not url or url.startswith("#"):
+            continue
+        name = unquote(urlparse(url).path.rsplit("/", 1)[-1])
+        if not name or name in (".", "..") or "/" in name or "\\" in name:
+            raise GalmixValueError(f"url {url!r} does not end in a file name")
+        if name in seen and seen[name] != url:
+            raise GalmixValueError(f"two URLs give the file name {name!r}: {seen[name]} and {url}")
+        seen[name] = url
+        items.append(DownloadItem(url, d / name))
+    return items
