@@ -103,10 +103,11 @@ class KSpaceImage:
         self.ns = ns
         self.shape = (ny, nx)
         self.cx, self.cy = float(center[0]), float(center[1])
-        ox = math.floor(self.cx + 0.5)
-        oy = math.floor(self.cy + 0.5)
-        ox = min(max(ox, 0), nx - 1)
-        oy = min(max(oy, 0), ny - 1)
+        # pixel positions are taken relative to the stamp's middle pixel (so
+        # they stay within the kernel's accurate range, |p| <= n/2); the
+        # phase to the requested centre is applied analytically
+        ox = nx // 2
+        oy = ny // 2
         self.ox, self.oy = ox, oy
         mx, my = _padded_size(nx), _padded_size(ny)
         self.mx, self.my = mx, my
