@@ -29,6 +29,7 @@ from __future__ import annotations
 import bz2
 import io
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +151,7 @@ def _wcs_header(
     hdr["CD1_2"] = float(cd[0, 1])
     hdr["CD2_1"] = float(cd[1, 0])
     hdr["CD2_2"] = float(cd[1, 1])
-    hdr["RADESYS"] = ("ICRS", "International Celestial Ref. System")
+    hdr["RADECSYS"] = ("ICRS", "International Celestial Ref. System")  # SDSS's (old) spelling
     hdr["EQUINOX"] = 2000.0
     if sip:
         hdr["A_ORDER"] = 2
@@ -336,7 +337,9 @@ def make_frame_hdus(
     ra_b = ra + dra_arcsec / 3600.0 / np.cos(np.radians(dec))
     dec_b = dec + ddec_arcsec / 3600.0
     whdr = _wcs_header((ny, nx), ra_b, dec_b, pixel_scale, rotation_deg, sip)
-    awcs = AstropyWCS(whdr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # RADECSYS -> RADESYS "fix" notice
+        awcs = AstropyWCS(whdr)
     if sources is None:
         src = _default_sources(ra, dec, (ny, nx), pixel_scale, gen, int(nsources))
     else:
@@ -371,8 +374,8 @@ def make_frame_hdus(
     hdr["ORIGIN"] = ("SDSS", "galmix synthetic frame in the SDSS frame layout")
     hdr["TELESCOP"] = "2.5m"
     hdr["RUN"] = (fid.run, "Imaging run number")
+    # real frames carry the field number as FRAME (there is no FIELD keyword)
     hdr["FRAME"] = (fid.field, "Frame sequence number within the run")
-    hdr["FIELD"] = (fid.field, "Field sequence number within the run")
     hdr["CAMCOL"] = (fid.camcol, "Column in the imaging camera")
     hdr["FILTER"] = (band, "filter used")
     hdr["RERUN"] = (str(rerun), "Photometric reduction version")
