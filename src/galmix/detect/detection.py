@@ -232,6 +232,18 @@ def detect(
         bkg = background
     elif subtract_background:
         bkg = estimate_background(data, mask=bad, box_size=box_size, filter_size=filter_size)
+    elif var is not None:
+        # background already subtracted and noise known: no estimate needed
+        rms = np.sqrt(np.where(bad, np.nan, var))
+        good_rms = rms[~bad]
+        bkg = Background(
+            level=np.zeros_like(data),
+            rms=np.where(bad, np.median(good_rms), rms),
+            global_level=0.0,
+            global_rms=float(np.median(good_rms)),
+            box_size=int(box_size),
+            filter_size=int(filter_size),
+        )
     else:
         bkg = _zero_background(data, bad, box_size, filter_size)
     sub = data - bkg.level if (background is not None or subtract_background) else data.copy()
