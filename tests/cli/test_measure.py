@@ -180,7 +180,11 @@ def test_bad_files_exit_2_with_message(tmp_path, shared_data, capsys):
     raw = (shared_data / "galsim/fits_files/sipsample.fits").read_bytes()
     (tmp_path / "trunc.fits").write_bytes(raw[:150_000])
     (tmp_path / "header_only.fits").write_bytes(raw[:5760])
+    fits.PrimaryHDU(np.full((32, 32), np.nan)).writeto(tmp_path / "allnan.fits")
+    fits.PrimaryHDU(np.zeros((3, 16, 16))).writeto(tmp_path / "cube.fits")
     for bad, words in (
+        (tmp_path / "allnan.fits", "allnan.fits: image has no finite"),
+        (tmp_path / "cube.fits", "no 2-d image"),
         (text, "not a FITS file"),
         (tmp_path / "trunc.fits", "trunc.fits"),
         (tmp_path / "header_only.fits", "header_only.fits"),

@@ -280,7 +280,10 @@ def measure_images(
     bands = []
     for i, im in enumerate(images):
         w = _read_weight(weights[i], im.shape, hdu) if weights else None
-        bands.append(_prepare_band(im, w))
+        try:
+            bands.append(_prepare_band(im, w))
+        except GalmixValueError as exc:
+            raise GalmixValueError(f"{im.path.name}: {exc}") from exc
 
     # ---------------------------------------------------------- detection
     b0 = bands[0]
@@ -322,8 +325,7 @@ def measure_images(
     elif ref.wcs is not None:
         cat["ra"] = np.zeros(0)
         cat["dec"] = np.zeros(0)
-    else:
-        notes.append(f"{ref.path.name}: no celestial WCS, so no ra/dec columns")
+    # (no celestial WCS: read_image has logged a warning; no ra/dec columns)
     for col in ("a", "b", "theta", "npix", "peak", "flux_iso"):
         cat[col] = dcat[col]
     det_flags = np.asarray(dcat["flags"], dtype=np.int64).copy()
