@@ -42,6 +42,10 @@ def test_real_frames_with_defaults(shared_data, tmp_path, rel):
     bright = np.asarray(cat["flux_auto"]) > 20 * np.asarray(cat["flux_auto_err"])
     assert bright.sum() >= 1
     assert str(cat["x"].unit) == "pix" and str(cat["ra"].unit) == "deg"
+    # schema: every column is documented, in both files
+    for c in cat.colnames:
+        assert cat[c].description, c
+        assert cat_fits[c].description, c
 
 
 def test_nan_pixels_flag_touching_objects(shared_data, tmp_path):
