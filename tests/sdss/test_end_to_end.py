@@ -147,6 +147,34 @@ def test_query_to_pipeline_config(tmp_path, http_server, served_fields, capsys, 
     assert all(loaded.bands[b].format == "sdss" for b in BANDS)
 
 
+@pytest.mark.slow
+def test_pipeline_runs_on_fetched_frames(tmp_path, http_server, served_fields, capsys, monkeypatch):
+    """The written config runs through the pipeline; detections get their redshifts."""
+    pipeline = pytest.importorskip("galmix.pipeline")
+    if not hasattr(pipeline, "run_pipeline"):
+        pytest.skip("galmix.pipeline has no run_pipeline")
+    result, frames = served_fields
+    monkeypatch.chdir(tmp_path)
+    args = ["sdss", "fetch", str(result), "--out", "frames", "--bands", "gri", "--no-progress"]
+    assert main([*args, "--base-url", http_server.url + "/sas"]) == 0
+    assert main(["sdss", "config", str(result), "--frames", "frames", "--out", "cfg", "--bands", "gri",
+                 "--no-fit"]) == 0  # fmt: skip
+    capsys.readouterr()
+    cfg_path = tmp_path / "cfg" / "field-3813-5-23.yaml"
+    assert yaml.safe_load(cfg_path.read_text())["measurement"]["fit"] is False
+    res = pipeline.run_pipeline(cfg_path, progress=False, report=False)
+    from astropy.table import Table
+
+    cat = Table.read(res.catalog["fits"])
+    truth = frames[("r", 3813, 5, 23)].sources
+    assert len(cat) >= len(truth)
+    # every simulated galaxy is detected and carries its spectroscopic redshift
+    zcol = "ref_z" if "ref_z" in cat.colnames else "z"
+    matched = np.asarray(cat[zcol], dtype=float)
+    for z in truth["z"]:
+        assert np.any(np.isclose(matched, z, atol=1e-6)), z
+
+
 def test_frames_users_already_have(tmp_path, capsys):
     """Seed-style local names (run-camcol-field-band.fits), no catalog: --field."""
     truth, _ = write_synthetic_field(

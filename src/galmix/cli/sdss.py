@@ -150,6 +150,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--psf-fwhm", type=float, default=None, metavar="ARCSEC", help="PSF FWHM for model fits"
     )
     c.add_argument("--detection-band", default=None, help="detection band (default r)")
+    c.add_argument("--no-fit", action="store_true", help="no model fits (fit: false)")
     c.add_argument(
         "--radius", type=float, default=1.0, metavar="ARCSEC", help="catalog match radius (1)"
     )
@@ -309,6 +310,7 @@ def _run_config(args: argparse.Namespace) -> int:
         "psf_fwhm": args.psf_fwhm,
         "detection_band": args.detection_band,
         "match_radius_arcsec": args.radius,
+        "fit": not args.no_fit,
     }
     written = []
     if args.catalog is not None:

@@ -62,6 +62,7 @@ def build_pipeline_config(
     registration: str = "interp",
     apertures_arcsec: Iterable[float] = (1.0, 2.0, 3.0),
     pixel_table: bool = True,
+    fit: bool | Mapping[str, Any] = True,
     seed: int = 0,
 ) -> dict[str, Any]:
     """A pipeline configuration (dict) for SDSS frames of one field.
@@ -90,6 +91,10 @@ def build_pipeline_config(
         Aperture diameters for photometry.
     pixel_table : bool
         Write the per-pixel photo-z table.
+    fit : bool or mapping
+        True: the pipeline's default model fits (key omitted); False: no
+        model fits (``fit: false``); a mapping (``{"model": "exp",
+        "multiband": True}``) is written as given.
     seed : int
         Run seed.
 
@@ -137,6 +142,12 @@ def build_pipeline_config(
             "pixel_table": bool(pixel_table),
         },
     }
+    if fit is False:
+        cfg["measurement"]["fit"] = False
+    elif isinstance(fit, Mapping):
+        cfg["measurement"]["fit"] = dict(fit)
+    elif fit is not True:
+        raise GalmixValueError(f"fit must be True, False or a mapping, got {fit!r}")
     if reference_catalog is not None:
         cfg["reference_catalog"] = {
             "path": _rel(reference_catalog, base),
