@@ -290,3 +290,14 @@ def test_filename_round_trip(band, run, camcol, field):
     name = frame_filename(band, run, camcol, field)
     assert tuple(parse_frame_filename(name)) == (band, run, camcol, field)
     assert frame_url(band, run, camcol, field).endswith("/" + name)
+
+
+def test_large_spec_obj_ids_stay_exact(tmp_path):
+    # DR8+ specObjIDs exceed int64 (e.g. eBOSS plates): kept exact as uint64
+    p = tmp_path / "big.csv"
+    p.write_text(
+        "id,objid,ra,dec\n16984658719186958336,1237657070629290123,1.0,2.0\n299489677444933632,1,3.0,4.0\n"
+    )
+    t = read_query_result(p)
+    assert t["id"].dtype == np.uint64 and int(t["id"][0]) == 16984658719186958336
+    assert int(t["objid"][0]) == 1237657070629290123

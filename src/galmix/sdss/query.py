@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,10 @@ _SEED_RENAMES = {
 }
 
 
+# 64-bit object identifiers; SDSS specObjID can exceed the int64 range
+_ID_COLUMNS = ("id", "objid", "specobjid", "bestobjid")
+
+
 def read_query_result(path: str | os.PathLike) -> Any:
     """Read a SkyServer / CasJobs result (CSV or FITS) into an astropy Table.
 
@@ -251,7 +256,9 @@ def read_query_result(path: str | os.PathLike) -> Any:
     magnitudes. A result of the seed's own query (columns ``redshift``,
     ``redshiftError`` and bare ``u g r i z`` magnitudes) is recognised and
     renamed. SkyServer's leading ``#Table1`` line and other ``#`` comment
-    lines are skipped; byte strings (FITS) are decoded and stripped.
+    lines are skipped; byte strings (FITS) are decoded and stripped. Identifier
+    columns (``id``, ``objid``, ``specobjid``) too large for int64 (specObjID
+    from DR8 on) are kept exact as uint64.
 
     Parameters
     ----------
@@ -288,7 +295,10 @@ def read_query_result(path: str | os.PathLike) -> Any:
             ]
             if not lines:
                 raise GalmixIOError(f"path: {str(p)!r} holds no table")
-            t = Table.read("\n".join(lines), format="ascii.csv")
+            with warnings.catch_warnings():
+                # specObjID exceeds int64 from DR8 on: astropy falls back to strings
+                warnings.simplefilter("ignore")
+                t = Table.read("\n".join(lines), format="ascii.csv")
     except GalmixIOError:
         raise
     except Exception as exc:
@@ -320,6 +330,11 @@ def read_query_result(path: str | os.PathLike) -> Any:
             t[name] = np.char.strip(np.char.decode(np.asarray(col), "ascii", "replace"))
         elif col.dtype.kind == "U":
             t[name] = np.char.strip(np.asarray(col))
+    for name in _ID_COLUMNS:
+        if name in t.colnames and t[name].dtype.kind == "U":
+            values = [str(v).strip() for v in t[name]]
+            if values and all(v.isdigit() and int(v) < 2**64 for v in values):
+                t[name] = np.array([int(v) for v in values], dtype=np.uint64)
     for required in ("ra", "dec"):
         if required not in t.colnames:
             raise GalmixIOError(
