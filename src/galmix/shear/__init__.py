@@ -25,6 +25,7 @@ from galmix.shear.metacal import (
     METACAL_TYPES,
     MetacalPlan,
     metacal,
+    metacal_batch,
     reconvolve,
     rotate_world,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "MetacalPlan",
     "estimate_m_c",
     "metacal",
+    "metacal_batch",
     "metacal_measure",
     "metacal_shear",
     "reconvolve",

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 import numpy as np
+import scipy.fft
 
 from galmix.errors import GalmixTypeError, GalmixValueError
 from galmix.geometry import Jacobian, PixelResponse
@@ -103,6 +104,23 @@ class ImagePSF:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(np.abs(bp) > 1e-3, val * bi / bp, 0.0)
 
+    def sizing_samples(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(q, |psi_eff(q)|)`` on the PSF's own 2x-padded FFT grid (no interpolation).
+
+        ``q`` are image-grid frequencies; the zero frequency is excluded.
+        """
+        img = np.asarray(self.obs.image) / self.flux
+        ny, nx = img.shape
+        spec = np.abs(scipy.fft.rfft2(img, s=(2 * ny, 2 * nx), workers=1))
+        qp = output_frequencies((2 * ny, 2 * nx)).reshape(2, -1)[:, 1:]
+        val = spec.reshape(-1)[1:]
+        q = np.linalg.solve(self.q_to_psf, qp)
+        if not self.same:
+            bp = np.abs(box_kvalue(qp[0], qp[1], self.psf_pixel))
+            bi = np.abs(box_kvalue(q[0], q[1], self.img_pixel))
+            val = np.where(bp > 1e-3, val * bi / np.maximum(bp, 1e-3), 0.0)
+        return q, val
+
     def prepixel_world_kvalue(self, kappa: np.ndarray) -> np.ndarray:
         """Transform of the PSF with its own pixel divided out, at world ``kappa``."""
         qp = self.obs.jacobian.matrix.T @ kappa
@@ -129,6 +147,11 @@ class GMixPSF:
 
     def prepixel_world_kvalue(self, kappa: np.ndarray) -> np.ndarray:
         return gmix_kvalue(self.data, kappa[0], kappa[1])
+
+    def sizing_samples(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(q, |psi_eff(q)|)`` on a 2x-oversampled grid of the image zone."""
+        q = output_frequencies((2 * shape[0], 2 * shape[1])).reshape(2, -1)[:, 1:]
+        return q, np.abs(self.kvalue(q))
 
 
 def psf_model(psf: Any, jacobian: Jacobian, pixel: PixelResponse) -> ImagePSF | GMixPSF:

@@ -23,7 +23,7 @@ __all__ = ["KSpaceImage", "box_kvalue", "output_frequencies"]
 
 #: kernel width (grid points) and ES shape for a padding factor of 2;
 #: relative accuracy ~1e-7
-ES_WIDTH = 8
+ES_WIDTH = 7
 ES_BETA = 2.30 * ES_WIDTH
 
 

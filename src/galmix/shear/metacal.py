@@ -53,6 +53,7 @@ __all__ = [
     "METACAL_TYPES",
     "MetacalPlan",
     "metacal",
+    "metacal_batch",
     "reconvolve",
     "rotate_world",
 ]
@@ -139,20 +140,24 @@ def _target_for(
     """The reconvolution kernel for ``psf=kind``."""
     dil = 1.0 + 2.0 * max_shear * step
     if kind == "gauss":
-        ny, nx = shape
-        kk = output_frequencies((2 * ny, 2 * nx)).reshape(2, -1)[:, 1:]
-        val = np.abs(model.kvalue(kk))
-        kap = np.linalg.inv(jacobian.matrix).T @ kk
+        q, val = model.sizing_samples(shape)
+        jinv_t = np.linalg.inv(jacobian.matrix).T
+        kap = jinv_t @ q
         k2 = kap[0] ** 2 + kap[1] ** 2
-        small = val < SMALL_KVAL
+        small = (val < SMALL_KVAL) | (np.abs(q[0]) >= math.pi) | (np.abs(q[1]) >= math.pi)
+        ksq_max = float(np.min(k2[small])) if np.any(small) else math.inf
         # the image's own Nyquist boundary counts as "small" (beyond it the
         # sampled image carries no information)
-        edge = (np.abs(kk[0]) >= math.pi * (1 - 1e-9)) | (np.abs(kk[1]) >= math.pi * (1 - 1e-9))
-        small |= edge
-        if isinstance(model, ImagePSF):
-            qp = model.q_to_psf @ kk
-            small |= (np.abs(qp[0]) >= math.pi) | (np.abs(qp[1]) >= math.pi)
-        ksq_max = float(np.min(k2[small]))
+        t = np.linspace(-math.pi, math.pi, 401)
+        edge = np.concatenate(
+            [
+                np.stack([np.full_like(t, math.pi), t]),
+                np.stack([t, np.full_like(t, math.pi)]),
+            ],
+            axis=1,
+        )
+        ke = jinv_t @ edge
+        ksq_max = min(ksq_max, float(np.min(ke[0] ** 2 + ke[1] ** 2)))
         sigma2 = -2.0 * math.log(SMALLER_KVAL) / ksq_max
         return Target.gaussian(math.sqrt(sigma2) * dil)
     if kind in ("fitgauss", "dilate"):
@@ -309,26 +314,36 @@ class MetacalPlan:
         self._q = q
         t_grid = target.kvalue_on_grid(q, jm, pix, self.with_pixel)
         rinv = _ROT90.T
-        ops: dict[str, _TypeOp] = {}
-        gain = None
+        # all PSF evaluations of the plan in one call
+        geo = []
+        psf_pts = []
+        t_n = None
+        if self.fixnoise:
+            t_n = target.kvalue_on_grid(_bmat(jm, rinv) @ q, jm, pix, self.with_pixel)
         for t in types:
             s1, s2 = METACAL_TYPES[t]
             g = (s1 * step, s2 * step)
             a = shear_matrix(*g)
-            if g == (0.0, 0.0):
-                pts = None
-                psi = model.kvalue(q)
-            else:
-                pts = _bmat(jm, a) @ q
-                psi = model.kvalue(pts)
-            h = _safe_ratio(t_grid, psi).reshape(self._kshape)
-            npts = hn = None
+            pts = None if g == (0.0, 0.0) else _bmat(jm, a) @ q
+            psf_pts.append(q if pts is None else pts)
+            npts = None
             if self.fixnoise:
                 # R^{-1} M_A R: noise at B(R^-1 A R) q, PSF at B(R^-1 A) q, kernel at B(R^-1) q
-                arot = rinv @ a @ _ROT90
-                npts = None if g == (0.0, 0.0) else _bmat(jm, arot) @ q
-                psi_n = model.kvalue(_bmat(jm, rinv @ a) @ q)
-                t_n = target.kvalue_on_grid(_bmat(jm, rinv) @ q, jm, pix, self.with_pixel)
+                npts = None if g == (0.0, 0.0) else _bmat(jm, rinv @ a @ _ROT90) @ q
+                psf_pts.append(_bmat(jm, rinv @ a) @ q)
+            geo.append((t, g, pts, npts))
+        npt = q.shape[1]
+        psi_all = model.kvalue(np.concatenate(psf_pts, axis=1))
+        ops: dict[str, _TypeOp] = {}
+        gain = None
+        i = 0
+        for t, g, pts, npts in geo:
+            h = _safe_ratio(t_grid, psi_all[i * npt : (i + 1) * npt]).reshape(self._kshape)
+            i += 1
+            hn = None
+            if self.fixnoise:
+                psi_n = psi_all[i * npt : (i + 1) * npt]
+                i += 1
                 hn = _safe_ratio(t_n, psi_n).reshape(self._kshape)
             ops[t] = _TypeOp(g, pts, h, npts, hn)
             if t == "noshear" or gain is None:
@@ -403,8 +418,7 @@ class MetacalPlan:
         img_stack = np.asarray(img_stack)
         # exact transforms on the grid (for unsheared operators), interpolated elsewhere
         grid_img = centred_dft(img_stack, c)
-        ks_img = None
-        grid_n = ks_n = None
+        grid_n = None
         if noise_stack:
             noise_stack = np.asarray(noise_stack)
             grid_n = centred_dft(noise_stack, c)
@@ -416,22 +430,17 @@ class MetacalPlan:
             var = np.where(w > 0, 1.0 / np.where(w > 0, w, 1.0), 0.0)
         weight_out = _ro(np.where(w > 0, 1.0 / np.maximum(var * self.noise_gain, 1e-300), 0.0))
         new_psf = self.new_psf()
-        for t in self.types:
+        # off-grid transforms of every type in one call per stack
+        f_img_all = _batch_eval(img_stack, c, [self._ops[t].pts for t in self.types])
+        f_n_all = None
+        if self.fixnoise:
+            f_n_all = _batch_eval(noise_stack, c, [self._ops[t].npts for t in self.types])
+        for j, t in enumerate(self.types):
             op = self._ops[t]
-            if op.pts is None:
-                f_img = grid_img
-            else:
-                if ks_img is None:
-                    ks_img = KSpaceImage(img_stack, c)
-                f_img = ks_img.evaluate(op.pts).reshape((-1, *self._kshape))
+            f_img = grid_img if f_img_all[j] is None else f_img_all[j].reshape((-1, *self._kshape))
             spec = f_img * op.h
             if self.fixnoise:
-                if op.npts is None:
-                    f_n = grid_n
-                else:
-                    if ks_n is None:
-                        ks_n = KSpaceImage(noise_stack, c)
-                    f_n = ks_n.evaluate(op.npts).reshape((-1, *self._kshape))
+                f_n = grid_n if f_n_all[j] is None else f_n_all[j].reshape((-1, *self._kshape))
                 spec = spec + f_n * op.hn
             spec *= phase_out
             res = scipy.fft.irfft2(spec, s=self.shape, axes=(-2, -1), workers=1)
@@ -456,6 +465,24 @@ class MetacalPlan:
                 noise_correlation=None,
             )
         return out
+
+
+def _batch_eval(stack: np.ndarray, center, pts_list: list) -> list:
+    """Evaluate ``stack`` at every non-None point set with one kernel call."""
+    todo = [p for p in pts_list if p is not None]
+    if not todo:
+        return [None] * len(pts_list)
+    vals = KSpaceImage(stack, center).evaluate(np.concatenate(todo, axis=1))
+    out = []
+    i = 0
+    for p in pts_list:
+        if p is None:
+            out.append(None)
+        else:
+            n = p.shape[1]
+            out.append(vals[:, i : i + n])
+            i += n
+    return out
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -593,6 +620,66 @@ def metacal(
         with_pixel=with_pixel,
     )
     return plan.apply(obs, rng=rng, keep_noise=keep_noise)
+
+
+def metacal_batch(
+    observations: Iterable[Observation],
+    psf: Any = "gauss",
+    step: float = 0.01,
+    types: Iterable[str] = DEFAULT_TYPES,
+    fixnoise: bool = True,
+    rng: Any = None,
+    keep_noise: bool = True,
+    with_pixel: bool = False,
+) -> list[dict[str, Observation]]:
+    """:func:`metacal` for many stamps, doing the per-PSF work once per distinct PSF.
+
+    Stamps sharing the same PSF object, Jacobian matrix, shape and pixel
+    response share one :class:`MetacalPlan`, built within this call only
+    (no global cache). Results are identical to calling :func:`metacal`
+    on each stamp with the same random generator.
+
+    Returns
+    -------
+    list of dict
+        One ``{type: Observation}`` per input, in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from galmix import Jacobian, Observation
+    >>> from galmix.profiles import Gaussian
+    >>> jac = Jacobian.from_scale(0.263, 16, 16)
+    >>> psf = Gaussian(1.0, 0.4)
+    >>> stamps = [Observation(np.zeros((33, 33)), jacobian=jac, psf=psf) for _ in range(3)]
+    >>> len(metacal_batch(stamps, rng=1))
+    3
+    """
+    rng_ = _rng(rng)
+    types = tuple(types)
+    plans: dict[tuple, MetacalPlan] = {}
+    out = []
+    for obs in observations:
+        obs = _check_obs(obs)
+        if obs.psf is None:
+            raise GalmixValueError("obs.psf is None: metacal needs the PSF")
+        key = (id(obs.psf), obs.jacobian.matrix.tobytes(), obs.shape, obs.pixel)
+        plan = plans.get(key)
+        if plan is None or plan.psf is not obs.psf:
+            plan = MetacalPlan(
+                obs.psf,
+                obs.jacobian,
+                obs.shape,
+                pixel=obs.pixel,
+                kernel=psf,
+                step=step,
+                types=types,
+                fixnoise=fixnoise,
+                with_pixel=with_pixel,
+            )
+            plans[key] = plan
+        out.append(plan.apply(obs, rng=rng_, keep_noise=keep_noise))
+    return out
 
 
 def reconvolve(
