@@ -231,6 +231,9 @@ def test_refused_connection_and_validation(tmp_path):
         DownloadItem("ftp://example.org/x", tmp_path / "x")
     with pytest.raises(GalmixValueError, match="checksum"):
         DownloadItem("http://127.0.0.1/x", tmp_path / "x", checksum="crc:12")
+    for bad in (-1, "ten", 2.5, True):
+        with pytest.raises(GalmixValueError, match="size"):
+            DownloadItem("http://127.0.0.1/x", tmp_path / "x", size=bad)
     with pytest.raises(GalmixValueError, match="retries"):
         download([], retries=-1)
     with pytest.raises(GalmixValueError, match="two URLs"):

@@ -115,8 +115,17 @@ class DownloadItem:
         ):
             raise GalmixValueError(f"url must be an http(s) URL, got {self.url!r}")
         object.__setattr__(self, "path", Path(self.path))
-        if self.size is not None and (isinstance(self.size, bool) or int(self.size) < 0):
-            raise GalmixValueError(f"size must be a non-negative integer, got {self.size!r}")
+        if self.size is not None:
+            try:
+                ok = (
+                    not isinstance(self.size, bool)
+                    and int(self.size) == self.size
+                    and self.size >= 0
+                )
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise GalmixValueError(f"size must be a non-negative integer, got {self.size!r}")
         if self.checksum is not None:
             _parse_checksum(self.checksum)
 
