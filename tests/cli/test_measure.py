@@ -250,3 +250,24 @@ def test_weight_and_psf_options(tmp_path, rng):
         )
         == 2
     )
+
+
+def test_fit_bands_option(tmp_path, rng):
+    g, _ = _field(rng, [3000.0] * 4)
+    r, _ = _field(rng, [6000.0] * 4)
+    fits.PrimaryHDU(g, header=_blank_header(160, 128, band="g")).writeto(tmp_path / "g.fits")
+    fits.PrimaryHDU(r, header=_blank_header(160, 128, band="r")).writeto(tmp_path / "r.fits")
+    common = [tmp_path / "g.fits", tmp_path / "r.fits", "--psf-fwhm", "0.8", "--model", "gauss"]
+    assert _run(*common, "--out", tmp_path / "first") == 0
+    cat = read_catalog(tmp_path / "first" / "catalog.parquet")
+    assert "g_fit_flags" in cat.colnames and "r_fit_flags" not in cat.colnames
+    assert _run(*common, "--fit-bands", "all", "--out", tmp_path / "all") == 0
+    cat = read_catalog(tmp_path / "all" / "catalog.parquet")
+    assert "g_fit_flags" in cat.colnames and "r_fit_flags" in cat.colnames
+    try:
+        from galmix.fit import fit_batch  # noqa: F401
+    except ImportError:
+        return
+    np.testing.assert_allclose(
+        np.asarray(cat["r_fit_flux"]) / np.asarray(cat["g_fit_flux"]), 2.0, rtol=0.05
+    )

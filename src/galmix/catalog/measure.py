@@ -184,6 +184,7 @@ def measure_images(
     psf: str | os.PathLike | None = None,
     moments: bool = True,
     fit_model: str | None = "sersic",
+    fit_bands: str = "first",
     progress: Callable[[Any], Any] | None = None,
 ) -> MeasureResult:
     """Detect and measure every object on one or more FITS images.
@@ -223,6 +224,9 @@ def measure_images(
         Measure adaptive moments.
     fit_model : str or None
         Model for the fits (``"sersic"``, ``"exp"``, ...); None: no fit.
+    fit_bands : {"first", "all"}
+        Fit the first image only (default; per-band fluxes come from the
+        AUTO photometry) or every image.
     progress : callable, optional
         Wraps iterables (e.g. ``tqdm``) for progress display.
 
@@ -259,6 +263,8 @@ def measure_images(
 
     if not paths:
         raise GalmixValueError("paths must name at least one image")
+    if fit_bands not in ("first", "all"):
+        raise GalmixValueError(f"fit_bands must be 'first' or 'all', got {fit_bands!r}")
     if detect_on not in ("first", "chi2"):
         raise GalmixValueError(f"detect_on must be 'first' or 'chi2', got {detect_on!r}")
     if weights and len(weights) != len(paths):
@@ -388,7 +394,8 @@ def measure_images(
             else:
                 for col, values in mres.items():
                     cat[prefix + col] = values
-        if fit_model and (psf_fwhm is not None or psf is not None):
+        want_fit = fit_bands == "all" or band is b0
+        if fit_model and want_fit and (psf_fwhm is not None or psf is not None):
             fres, note = _fit_models(band, bcat, seg, fit_model, psf_fwhm, psf, wrap, band_name)
             if note:
                 notes.append(note)

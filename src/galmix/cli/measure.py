@@ -74,6 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="circular aperture radii in pixels",
     )
     p.add_argument("--model", default="sersic", help="model for the fits (default sersic)")
+    p.add_argument(
+        "--fit-bands",
+        choices=("first", "all"),
+        default="first",
+        help="fit the first image only (default) or every image",
+    )
     p.add_argument("--no-moments", action="store_true", help="skip adaptive moments")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             psf=args.psf,
             moments=not args.no_moments,
             fit_model=args.model,
+            fit_bands=args.fit_bands,
             progress=progress,
         )
         paths = write_catalog(result.catalog, Path(args.out))
