@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def es_interp(spec, mx, px, py, coef, out):
     """Interpolate ``ns`` rfft2 spectra at ``npts`` points (grid units).
 
@@ -39,22 +39,40 @@ def es_interp(spec, mx, px, py, coef, out):
         ``f = ceil(k - width/2) - (k - width/2)`` (see ``kspace``).
     out : complex128 array (ns, npts)
         Filled with the interpolated values.
+
+    The full (Hermitian-completed) spectrum is first laid out as separate
+    real and imaginary planes, periodically extended by ``width`` cells, so
+    the interpolation loops run over contiguous memory without wrapping.
     """
     ns, my, mxh = spec.shape
     width, ncoef = coef.shape
+    pad = width
+    ey = my + 2 * pad
+    ex = mx + 2 * pad
+    ere = np.empty((ns, ey, ex))
+    eim = np.empty((ns, ey, ex))
+    for s in range(ns):
+        for iy in range(ey):
+            jy = (iy - pad) % my
+            jyc = (my - jy) % my
+            for ix in range(ex):
+                jx = (ix - pad) % mx
+                if jx < mxh:
+                    v = spec[s, jy, jx]
+                    ere[s, iy, ix] = v.real
+                    eim[s, iy, ix] = v.imag
+                else:
+                    v = spec[s, jyc, mx - jx]
+                    ere[s, iy, ix] = v.real
+                    eim[s, iy, ix] = -v.imag
     half = 0.5 * width
     wx = np.empty(width)
     wy = np.empty(width)
-    ixs = np.empty(width, dtype=np.int64)
-    flip = np.empty(width, dtype=np.bool_)
-    iys = np.empty(width, dtype=np.int64)
-    iycs = np.empty(width, dtype=np.int64)
-    npts = px.shape[0]
-    for p in range(npts):
+    for p in range(px.shape[0]):
         kx = px[p]
         ky = py[p]
-        jx0 = int(math.ceil(kx - half))  # noqa: RUF046 (numba)
-        jy0 = int(math.ceil(ky - half))  # noqa: RUF046 (numba)
+        jx0 = int(math.floor(kx - half)) + 1  # noqa: RUF046 (numba)
+        jy0 = int(math.floor(ky - half)) + 1  # noqa: RUF046 (numba)
         xx = 2.0 * (jx0 - (kx - half)) - 1.0
         xy = 2.0 * (jy0 - (ky - half)) - 1.0
         for a in range(width):
@@ -65,31 +83,18 @@ def es_interp(spec, mx, px, py, coef, out):
                 vy = vy * xy + coef[a, c]
             wx[a] = vx
             wy[a] = vy
-            jx = (jx0 + a) % mx
-            if jx < mxh:
-                ixs[a] = jx
-                flip[a] = False
-            else:
-                ixs[a] = mx - jx
-                flip[a] = True
-            jy = (jy0 + a) % my
-            iys[a] = jy
-            iycs[a] = (my - jy) % my
+        ix = (jx0 % mx) + pad
+        iy = (jy0 % my) + pad
         for s in range(ns):
             re = 0.0
             im = 0.0
             for b in range(width):
-                jy = iys[b]
-                jyc = iycs[b]
-                wyb = wy[b]
+                rr = 0.0
+                ri = 0.0
+                row = iy + b
                 for a in range(width):
-                    wt = wx[a] * wyb
-                    if flip[a]:
-                        v = spec[s, jyc, ixs[a]]
-                        re += wt * v.real
-                        im -= wt * v.imag
-                    else:
-                        v = spec[s, jy, ixs[a]]
-                        re += wt * v.real
-                        im += wt * v.imag
+                    rr += wx[a] * ere[s, row, ix + a]
+                    ri += wx[a] * eim[s, row, ix + a]
+                re += wy[b] * rr
+                im += wy[b] * ri
             out[s, p] = complex(re, im)
