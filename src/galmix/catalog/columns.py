@@ -59,7 +59,10 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "background": ("image units", "local background level at (x, y) that was subtracted"),
     "background_rms": ("image units", "background noise per pixel at (x, y)"),
     "snr_auto": ("", "flux_auto / flux_auto_err"),
-    "flags": ("", "bitwise OR of galmix FLAGS (decode with `galmix flags WORD`); 0 = clean"),
+    "flags": (
+        "",
+        "bitwise OR of galmix FLAGS from detection and photometry (decode with `galmix flags WORD`); 0 = clean",
+    ),
     "detection_flags": ("", "FLAGS set by detection and segmentation"),
     "moments_flags": ("", "FLAGS from the adaptive-moments measurement"),
     "moments_flux": ("image units", "adaptive-moments flux"),

@@ -362,7 +362,9 @@ def measure_images(
             windowed=band is b0,
         )
         bflags = np.asarray(phot["flags"], dtype=np.int64).copy()
-        if seg is not None:
+        if band is b0:
+            bflags |= det_flags
+        elif seg is not None:
             bflags |= det_flags & int(
                 FLAGS.BLENDED | FLAGS.EDGE | FLAGS.DETECTION_TRUNCATED | FLAGS.NONPOSITIVE_MOMENTS
             )
@@ -385,8 +387,9 @@ def measure_images(
         ys = np.clip(
             np.round(np.nan_to_num(np.asarray(bcat["y"], float))).astype(int), 0, im.shape[0] - 1
         )
-        cat[prefix + "background"] = band.background.level[ys, xs]
-        cat[prefix + "background_rms"] = band.background.rms[ys, xs]
+        off = (np.asarray(bflags) & int(FLAGS.OFF_IMAGE)) != 0
+        cat[prefix + "background"] = np.where(off, np.nan, band.background.level[ys, xs])
+        cat[prefix + "background_rms"] = np.where(off, np.nan, band.background.rms[ys, xs])
         if moments:
             mres = _measure_moments(band, bcat, seg, wrap, band_name)
             if mres is None:
