@@ -225,3 +225,23 @@ def test_fetch_plain_url_list(tmp_path, http_server, capsys):
     )
     assert code == 0 and "2 downloaded" in capsys.readouterr().err
     assert (tmp_path / "o" / "img_002.fits").read_bytes() == b"SIMPLE  = F"
+
+
+def test_weight_command_writes_maps_with_wcs(r_frame, tmp_path, capsys):
+    from astropy.io import fits
+
+    code = main(["sdss", "weight", str(r_frame.path), "--out", str(tmp_path), "--image"])
+    assert code == 0
+    assert "band r run 3813 camcol 5 field 23 gain 4.725" in capsys.readouterr().out
+    frame = read_frame(r_frame.path)
+    with fits.open(tmp_path / "frame-r-003813-5-0023.weight.fits") as h:
+        w = h[0].data
+        hdr = h[0].header
+    np.testing.assert_allclose(w, frame.weight, rtol=1e-6)
+    assert hdr["BUNIT"] == "nanomaggy-2" and hdr["CTYPE1"] == "RA---TAN" and hdr["FILTER"] == "r"
+    assert hdr["CRVAL1"] == frame.header["CRVAL1"] and hdr["CD1_1"] == frame.header["CD1_1"]
+    img = fits.getdata(tmp_path / "frame-r-003813-5-0023.fits")
+    np.testing.assert_allclose(img, frame.image, rtol=1e-6, atol=1e-12)
+    # refuses to overwrite unless asked
+    assert main(["sdss", "weight", str(r_frame.path), "--out", str(tmp_path)]) == 2
+    assert main(["sdss", "weight", str(r_frame.path), "--out", str(tmp_path), "--overwrite"]) == 0

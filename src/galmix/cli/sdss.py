@@ -6,6 +6,7 @@ Sub-commands::
     galmix sdss fields  result.csv
     galmix sdss fetch   result.csv --out frames/ [--dry-run]
     galmix sdss config  result.csv --frames frames/ --out configs/
+    galmix sdss weight  frames/frame-r-*.fits.bz2 --out weights/
     galmix sdss synth   --out demo/            # synthetic frames + catalog, offline
 """
 
@@ -15,6 +16,8 @@ import argparse
 import re
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from galmix.errors import GalmixIOError, GalmixValueError
 
@@ -161,6 +164,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fields lacking a band: skip (default), use the bands found, or fail",
     )
     c.set_defaults(func=_run_config)
+
+    w = ss.add_parser(
+        "weight",
+        help="write inverse-variance maps (and plain images) of SDSS frames",
+        description=(
+            "Read SDSS frames and write their calibration-based inverse-variance maps as "
+            "FRAME.weight.fits (float32, with the WCS), e.g. for galmix measure --weight."
+        ),
+    )
+    w.add_argument("frames", nargs="+", metavar="FRAME", help="frame-*.fits[.bz2] files")
+    w.add_argument("--out", default=".", metavar="DIR", help="output folder (default .)")
+    w.add_argument("--image", action="store_true", help="also write the image as plain FRAME.fits")
+    w.add_argument("--overwrite", action="store_true", help="replace existing files")
+    w.set_defaults(func=_run_weight)
 
     s = ss.add_parser(
         "synth", help="write synthetic SDSS-layout frames and a catalog (offline demo)"
@@ -352,9 +369,28 @@ def _run_config(args: argparse.Namespace) -> int:
     return 0 if written else 1
 
 
-def _run_synth(args: argparse.Namespace) -> int:
-    import numpy as np
+def _run_weight(args: argparse.Namespace) -> int:
+    from galmix.sdss.frame import read_frame
 
+    out = Path(args.out)
+    for path in args.frames:
+        fr = read_frame(path)
+        stem = Path(path).name
+        for suffix in (".bz2", ".gz", ".fits", ".fit"):
+            stem = stem.removesuffix(suffix)
+        image_path = out / f"{stem}.fits" if args.image else None
+        written = fr.write_fits(image_path, out / f"{stem}.weight.fits", overwrite=args.overwrite)
+        good = fr.weight > 0
+        med_err = float(np.median(1.0 / np.sqrt(fr.weight[good]))) if good.any() else float("nan")
+        print(
+            f"{path}: band {fr.band} run {fr.run} camcol {fr.camcol} field {fr.field} "
+            f"gain {fr.gain} dark_variance {fr.dark_variance} median error {med_err:.4g} nmgy -> "
+            + ", ".join(str(w) for w in written)
+        )
+    return 0
+
+
+def _run_synth(args: argparse.Namespace) -> int:
     from galmix.sdss.synthetic import write_synthetic_field
 
     run, camcol, field = args.field

@@ -265,6 +265,53 @@ class SDSSFrame:
             meta=meta,
         )
 
+    def write_fits(
+        self,
+        image_path: str | os.PathLike | None = None,
+        weight_path: str | os.PathLike | None = None,
+        overwrite: bool = False,
+    ) -> list[Path]:
+        """Write the image and/or the weight as plain float32 FITS images with the WCS.
+
+        For tools that want an uncompressed image plus an inverse-variance map
+        (``galmix measure IMAGE --weight W``, SExtractor ``WEIGHT_TYPE MAP_WEIGHT``).
+        The header keeps the frame's keywords (WCS, FILTER, RUN, ...);
+        ``BUNIT`` is ``nanomaggy`` for the image and ``nanomaggy-2`` for the weight.
+        Files are written to a temporary name and renamed.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        from astropy.io import fits
+
+        written = []
+        for path, data, bunit, what in (
+            (image_path, self.image, "nanomaggy", "image"),
+            (weight_path, self.weight, "nanomaggy-2", "inverse variance"),
+        ):
+            if path is None:
+                continue
+            p = Path(path)
+            if p.exists() and not overwrite:
+                raise GalmixIOError(f"{what} path {str(p)!r} exists (pass overwrite=True)")
+            hdr = self.header.copy()
+            for key in ("BSCALE", "BZERO", "BLANK", "EXTEND"):
+                hdr.remove(key, ignore_missing=True, remove_all=True)
+            hdr["BUNIT"] = bunit
+            hdr["HISTORY"] = (
+                f"galmix.sdss: {what} of {Path(self.path).name if self.path else 'an SDSS frame'}"
+            )
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp = p.with_name(p.name + ".tmp")
+            fits.PrimaryHDU(np.asarray(data, dtype=np.float32), header=hdr).writeto(
+                tmp, overwrite=True
+            )
+            os.replace(tmp, p)
+            written.append(p)
+        return written
+
     def __repr__(self) -> str:
         ny, nx = self.shape
         return (
