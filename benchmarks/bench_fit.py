@@ -1,0 +1,259 @@
+"""Benchmarks of galmix.fit, with AstroPhot side by side when it is importable.
+
+Run (AstroPhot lives in a scratch venv created with --system-site-packages so
+that galmix is importable there too):
+
+    /tmp/peers-venv/bin/python benchmarks/bench_fit.py            # speed tables
+    python benchmarks/bench_fit.py --accuracy                       # + bias / pulls
+
+Prints Markdown tables (machine info first) for benchmarks/RESULTS.md:
+
+1. single Sersic fit of a 64x64 stamp with a Gaussian PSF (galmix vs AstroPhot LM),
+2. batched single-band Sersic fits of 48x48 stamps (fits/s, 1 and 2 threads),
+3. scaling with stamp size, number of bands, model components, pixel scheme,
+4. (--accuracy) bias at S/N 1000 across n and size, and pull widths at S/N 50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+from galmix import Jacobian, MultiBandObservation, Observation
+from galmix.fit import LMSettings, fit, fit_batch
+
+try:
+    import galsim
+except ImportError:  # pragma: no cover
+    galsim = None
+
+SCALE = 0.2
+PSF_FWHM = 0.8
+
+
+def machine_info() -> str:
+    import numba
+
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (float("nan"),) * 3
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; "
+        f"numpy {np.__version__}; numba {numba.__version__}; "
+        f"load average at start {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}"
+    )
+
+
+def render(gal, n_pix, psf_fwhm=PSF_FWHM):
+    psf = galsim.Gaussian(fwhm=psf_fwhm)
+    return galsim.Convolve(gal, psf).drawImage(nx=n_pix, ny=n_pix, scale=SCALE).array, psf
+
+
+def stamp(n_pix, rng, n=2.0, hlr=0.8, sigma=0.01, g=(0.2, -0.1)):
+    gal = galsim.Sersic(n=n, half_light_radius=hlr, flux=100.0).shear(g1=g[0], g2=g[1])
+    img, psf = render(gal, n_pix)
+    img = img + rng.normal(0.0, sigma, img.shape)
+    jac = Jacobian.from_scale(SCALE, (n_pix - 1) / 2, (n_pix - 1) / 2)
+    s2 = psf.sigma**2
+    mix = np.array([[1.0, 0.0, 0.0, s2, 0.0, s2]])
+    obs = Observation(img, weight=np.full(img.shape, sigma**-2), jacobian=jac, psf=mix)
+    return obs, img, psf
+
+
+def timeit(fn, repeat):
+    fn()
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def bench_single(rng, repeat):
+    obs, img, psf = stamp(64, rng)
+    rows = []
+    t = timeit(lambda: fit(obs, "sersic"), repeat)
+    r = fit(obs, "sersic")
+    rows.append(
+        ("galmix fit(obs, 'sersic')", t, r.params["n"], r.params["half_light_radius"], r.nfev)
+    )
+    try:
+        import astrophot as ap
+        import torch
+
+        torch.set_num_threads(2)
+        pimg = psf.drawImage(nx=25, ny=25, scale=SCALE).array
+        pimg /= pimg.sum()
+        var = np.full(img.shape, 1.0 / obs.weight[0, 0])
+
+        def run_ap():
+            target = ap.TargetImage(
+                data=img, pixelscale=SCALE, variance=var, psf=ap.PSFImage(data=pimg)
+            )
+            model = ap.Model(
+                name="gal", model_type="sersic galaxy model", target=target, psf_convolve=True
+            )
+            model.initialize()
+            ap.fit.LM(model, verbose=0).fit()
+            return model
+
+        t_ap = timeit(run_ap, max(1, min(repeat, 2)))
+        m = run_ap()
+        q = float(m.q.value)
+        re_circ = float(m.Re.value) * np.sqrt(q)  # AstroPhot Re is the semi-major axis
+        rows.append(
+            (f"AstroPhot {ap.__version__} LM (default modes)", t_ap, float(m.n.value), re_circ, -1)
+        )
+    except ImportError:
+        rows.append(("AstroPhot (not installed: skipped)", float("nan"), np.nan, np.nan, -1))
+    print('\n### Single Sersic fit, 64x64 stamp, Gaussian PSF (truth n=2, hlr=0.8")\n')
+    print('| code | time per fit (s) | n | hlr (") | model evaluations |')
+    print("|---|---|---|---|---|")
+    for name, t, n, hlr, nfev in rows:
+        print(f"| {name} | {t:.4f} | {n:.3f} | {hlr:.3f} | {nfev if nfev >= 0 else '-'} |")
+    if len(rows) > 1 and np.isfinite(rows[1][1]):
+        print(f"\nspeed-up over AstroPhot in this run: {rows[1][1] / rows[0][1]:.0f}x")
+
+
+def bench_batch(rng, nobj):
+    obs = []
+    for _ in range(nobj):
+        n = rng.uniform(0.8, 4.0)
+        hlr = rng.uniform(0.3, 1.2)
+        g = rng.uniform(-0.3, 0.3, 2)
+        obs.append(stamp(48, rng, n=n, hlr=hlr, g=g)[0])
+    print(f"\n### Batched single-band Sersic fits, {nobj} stamps of 48x48\n")
+    print("| threads | wall time (s) | fits/s | flagged |")
+    print("|---|---|---|---|")
+    fit_batch(obs[:4], "sersic")
+    for nt in (1, 2):
+        t0 = time.perf_counter()
+        t = fit_batch(obs, "sersic", nthreads=nt)
+        dt = time.perf_counter() - t0
+        print(f"| {nt} | {dt:.3f} | {nobj / dt:.0f} | {int(np.sum(t['flags'] != 0))} |")
+
+
+def bench_scaling(rng, repeat):
+    print("\n### Scaling (single fits, median time per fit in ms)\n")
+    print("| case | ms per fit | model evaluations |")
+    print("|---|---|---|")
+    for n_pix in (32, 48, 64, 96, 128):
+        obs = stamp(n_pix, rng)[0]
+        t = timeit(lambda o=obs: fit(o, "sersic", model_images=False), repeat)
+        r = fit(obs, "sersic", model_images=False)
+        print(f"| sersic, stamp {n_pix}x{n_pix} | {1e3 * t:.2f} | {r.nfev} |")
+    base = stamp(48, rng)[0]
+    for nb in (1, 3, 6):
+        mb = MultiBandObservation({f"b{i}": stamp(48, rng)[0] for i in range(nb)})
+        t = timeit(lambda m=mb: fit(m, "sersic", model_images=False), repeat)
+        print(f"| sersic, 48x48, {nb} band(s) | {1e3 * t:.2f} | {fit(mb, 'sersic').nfev} |")
+    for model in ("point", "gauss", "exp", "dev", "sersic", "point+sersic", "exp+dev", "expdev"):
+        t = timeit(lambda m=model: fit(base, m, model_images=False), repeat)
+        print(f"| {model}, 48x48 | {1e3 * t:.2f} | {fit(base, model).nfev} |")
+    for scheme in ("gauss", "sub4"):
+        s = LMSettings(pixel_scheme=scheme)
+        t = timeit(lambda s=s: fit(base, "sersic", settings=s, model_images=False), repeat)
+        print(f"| sersic, 48x48, pixel_scheme={scheme} | {1e3 * t:.2f} | - |")
+
+
+def bench_accuracy(rng, nreal):
+    print("\n### Bias at S/N 1000 vs GalSim (noise-free image, S/N-1000 weights)\n")
+    print("| n | hlr/FWHM | scheme | dflux/flux | dhlr/hlr | dn | flux err | flags |")
+    print("|---|---|---|---|---|---|---|---|")
+    fw = 0.6
+    for n in (0.5, 1.0, 2.0, 4.0, 6.0):
+        for size in (0.5, 2.0, 5.0):
+            hlr = size * fw
+            n_pix = 64 if size < 5 else 96
+            gal = galsim.Sersic(n=n, half_light_radius=hlr, flux=100.0).shear(g1=0.15, g2=-0.1)
+            img, psf = render(gal, n_pix, fw)
+            sig = float(np.sqrt(np.sum(img**2))) / 1000.0
+            s2 = psf.sigma**2
+            jac = Jacobian.from_scale(SCALE, (n_pix - 1) / 2, (n_pix - 1) / 2)
+            obs = Observation(
+                img,
+                weight=np.full(img.shape, sig**-2),
+                jacobian=jac,
+                psf=np.array([[1.0, 0.0, 0.0, s2, 0.0, s2]]),
+            )
+            for scheme in ("gauss", "sub4"):
+                r = fit(obs, "sersic", settings=LMSettings(pixel_scheme=scheme))
+                p = r.params
+                print(
+                    f"| {n} | {size} | {scheme} | {p['flux'] / 100 - 1:+.4f} | "
+                    f"{p['half_light_radius'] / hlr - 1:+.4f} | {p['n'] - n:+.3f} | "
+                    f"{r.errors['flux'] / 100:.4f} | {r.flags} |"
+                )
+    print(f"\n### Pull widths over {nreal} noise realisations (48x48, S/N 50)\n")
+    print("| model (truth) | param | mean pull | pull width |")
+    print("|---|---|---|---|")
+    for model, n in (("exp", 1.0), ("sersic", 1.5), ("sersic", 4.0)):
+        gal = galsim.Sersic(n=n, half_light_radius=0.6, flux=100.0).shear(g1=0.2, g2=0.1)
+        img, psf = render(gal, 48, PSF_FWHM)
+        sig = float(np.sqrt(np.sum(img**2))) / 50.0
+        s2 = psf.sigma**2
+        jac = Jacobian.from_scale(SCALE, 23.5, 23.5)
+        mix = np.array([[1.0, 0.0, 0.0, s2, 0.0, s2]])
+        obs = [
+            Observation(
+                img + rng.normal(0, sig, img.shape),
+                weight=np.full(img.shape, sig**-2),
+                jacobian=jac,
+                psf=mix,
+            )
+            for _ in range(nreal)
+        ]
+        t = fit_batch(obs, model)
+        ok = t["flags"] == 0
+        # pulls around the mean (the n=4 table bias shifts the mean, not the width)
+        for name in ("flux", "half_light_radius", "g1", "n"):
+            if name not in t.colnames or (model == "exp" and name == "n"):
+                continue
+            v = np.asarray(t[name][ok])
+            e = np.asarray(t[name + "_err"][ok])
+            truth = {"flux": 100.0, "half_light_radius": 0.6, "g1": 0.2, "n": n}[name]
+            pulls = (v - truth) / e
+            print(
+                f"| {model} (n={n}) | {name} | {np.mean(pulls):+.2f} | "
+                f"{np.std((v - np.mean(v)) / e):.3f} |"
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--nobj", type=int, default=1000)
+    ap.add_argument("--accuracy", action="store_true")
+    ap.add_argument("--nreal", type=int, default=400)
+    ap.add_argument("--skip-speed", action="store_true")
+    args = ap.parse_args()
+    if galsim is None:
+        raise SystemExit("galsim is needed for the benchmark simulations")
+    rng = np.random.default_rng(2026)
+    print(f"Machine: {machine_info()}")
+    if not args.skip_speed:
+        bench_single(rng, args.repeat)
+        bench_batch(rng, args.nobj)
+        bench_scaling(rng, args.repeat)
+    if args.accuracy:
+        bench_accuracy(rng, args.nreal)
+
+
+if __name__ == "__main__":
+    main()
