@@ -242,6 +242,12 @@ def test_frame_urls_by_release():
         "https://data.sdss.org/sas/dr8/groups/boss/photoObj/frames/301/94/1/"
     )
     assert "/dr16/eboss/photoObj/frames/" in frame_url("g", 94, 1, 7, data_release=16)
+    assert frame_url("r", 1000, 6, 27, data_release=18) == (
+        "https://data.sdss.org/sas/dr18/prior-surveys/sdss4-dr17-eboss/photoObj/frames/301/1000/6/"
+        "frame-r-001000-6-0027.fits.bz2"
+    )
+    with pytest.raises(GalmixValueError, match="data_release"):
+        frame_url("r", 1000, 6, 27, data_release=19)
     assert frame_url("z", 94, 1, 7, base_url="http://mirror.example/sas/").startswith(
         "http://mirror.example/sas/dr17/"
     )

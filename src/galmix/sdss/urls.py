@@ -5,9 +5,10 @@ The Science Archive Server (SAS) keeps the DR8+ corrected frames at::
     {base}/{release_path}/{rerun}/{run}/{camcol}/frame-{band}-{run:06d}-{camcol}-{field:04d}.fits.bz2
 
 with ``base = https://data.sdss.org/sas`` and ``release_path`` ``dr8/groups/boss/photoObj/frames``
-(DR8), ``drN/boss/photoObj/frames`` (DR9-DR12) or ``drN/eboss/photoObj/frames``
-(DR13 and later). The imaging did not change after DR9 (rerun 301), so any
-release gives the same pixels.
+(DR8), ``drN/boss/photoObj/frames`` (DR9-DR12), ``drN/eboss/photoObj/frames``
+(DR13-DR17) or ``dr18/prior-surveys/sdss4-dr17-eboss/photoObj/frames`` (DR18).
+The imaging did not change after DR9 (rerun 301), so any release gives the
+same pixels.
 
 A user template (for a mirror, a local archive or another survey) is a
 Python format string using only the fields ``base``, ``dr``,
@@ -58,12 +59,14 @@ _DEFAULT_TEMPLATE = (
 
 
 def release_path(data_release: int) -> str:
-    """SAS directory of the corrected frames for a data release (DR8 or later).
+    """SAS directory of the corrected frames for a data release (DR8 to DR18).
 
     Examples
     --------
     >>> release_path(8), release_path(10), release_path(16)
     ('dr8/groups/boss/photoObj/frames', 'dr10/boss/photoObj/frames', 'dr16/eboss/photoObj/frames')
+    >>> release_path(18)
+    'dr18/prior-surveys/sdss4-dr17-eboss/photoObj/frames'
     """
     if isinstance(data_release, bool) or not isinstance(data_release, int):
         raise GalmixTypeError(f"data_release must be an integer, got {data_release!r}")
@@ -71,13 +74,20 @@ def release_path(data_release: int) -> str:
         raise GalmixValueError(
             f"data_release must be >= 8 (frame files exist from DR8 on), got {data_release!r}"
         )
-    if data_release > 19:
-        raise GalmixValueError(f"data_release must be <= 19, got {data_release!r}")
+    if data_release > 18:
+        raise GalmixValueError(
+            f"data_release must be <= 18 (no known frame path for DR{data_release}; the "
+            "imaging is unchanged since DR9, so use data_release=17 or a template), "
+            f"got {data_release!r}"
+        )
     if data_release == 8:
         return "dr8/groups/boss/photoObj/frames"
     if data_release <= 12:
         return f"dr{data_release}/boss/photoObj/frames"
-    return f"dr{data_release}/eboss/photoObj/frames"
+    if data_release <= 17:
+        return f"dr{data_release}/eboss/photoObj/frames"
+    # DR18 moved the SDSS-I..IV imaging under "prior-surveys"
+    return "dr18/prior-surveys/sdss4-dr17-eboss/photoObj/frames"
 
 
 def validate_template(template: str) -> frozenset[str]:
