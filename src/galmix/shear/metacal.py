@@ -205,6 +205,31 @@ def _effective_psf_moments(model: ImagePSF | GMixPSF, jacobian: Jacobian):
     return t, (iuu - ivv) / t, 2.0 * iuv / t
 
 
+def _grid_permutation(p: np.ndarray, shape: tuple[int, int]):
+    """Index arrays mapping the rfft grid ``q`` to ``P q`` when ``P`` permutes the grid."""
+    ny, nx = shape
+    pi = np.rint(p)
+    if ny != nx or not np.allclose(p, pi, rtol=0, atol=1e-9):
+        return None
+    jy = np.fft.fftfreq(ny, 1.0 / ny).astype(np.int64)
+    jx = np.arange(nx // 2 + 1)
+    gx, gy = np.meshgrid(jx, jy)
+    px = (pi[0, 0] * gx + pi[0, 1] * gy).astype(np.int64) % nx
+    py = (pi[1, 0] * gx + pi[1, 1] * gy).astype(np.int64) % ny
+    return (py, px)
+
+
+def _hermitian_full(h: np.ndarray, nx: int) -> np.ndarray:
+    """Full ``(ny, nx)`` spectrum from its rfft half, using ``H(-q) = conj H(q)``."""
+    ny, nh = h.shape
+    full = np.empty((ny, nx), dtype=np.complex128)
+    full[:, :nh] = h
+    jx = np.arange(nh, nx)
+    jy = (-np.arange(ny)) % ny
+    full[:, nh:] = np.conj(h[jy][:, nx - jx])
+    return full
+
+
 @dataclass
 class _TypeOp:
     g: tuple[float, float]
@@ -314,11 +339,15 @@ class MetacalPlan:
         self._q = q
         t_grid = target.kvalue_on_grid(q, jm, pix, self.with_pixel)
         rinv = _ROT90.T
-        # all PSF evaluations of the plan in one call
+        # The fixnoise filter is H'_A(q) = H_A(P q) with P = B(R^-1). When P is an
+        # integer matrix on a square stamp (square pixels, any rotation/flip), P
+        # permutes the frequency grid and H' is a re-indexing of H; otherwise the
+        # PSF is evaluated at B(R^-1 A) q.
+        perm = self.fixnoise and _grid_permutation(_bmat(jm, rinv), self.shape)
         geo = []
         psf_pts = []
         t_n = None
-        if self.fixnoise:
+        if self.fixnoise and perm is None:
             t_n = target.kvalue_on_grid(_bmat(jm, rinv) @ q, jm, pix, self.with_pixel)
         for t in types:
             s1, s2 = METACAL_TYPES[t]
@@ -330,7 +359,8 @@ class MetacalPlan:
             if self.fixnoise:
                 # R^{-1} M_A R: noise at B(R^-1 A R) q, PSF at B(R^-1 A) q, kernel at B(R^-1) q
                 npts = None if g == (0.0, 0.0) else _bmat(jm, rinv @ a @ _ROT90) @ q
-                psf_pts.append(_bmat(jm, rinv @ a) @ q)
+                if perm is None:
+                    psf_pts.append(_bmat(jm, rinv @ a) @ q)
             geo.append((t, g, pts, npts))
         npt = q.shape[1]
         psi_all = model.kvalue(np.concatenate(psf_pts, axis=1))
@@ -342,9 +372,12 @@ class MetacalPlan:
             i += 1
             hn = None
             if self.fixnoise:
-                psi_n = psi_all[i * npt : (i + 1) * npt]
-                i += 1
-                hn = _safe_ratio(t_n, psi_n).reshape(self._kshape)
+                if perm is None:
+                    psi_n = psi_all[i * npt : (i + 1) * npt]
+                    i += 1
+                    hn = _safe_ratio(t_n, psi_n).reshape(self._kshape)
+                else:
+                    hn = _hermitian_full(h, nx)[perm]
             ops[t] = _TypeOp(g, pts, h, npts, hn)
             if t == "noshear" or gain is None:
                 gain = _noise_gain(h, nx) + (_noise_gain(hn, nx) if hn is not None else 0.0)
