@@ -271,3 +271,16 @@ def test_fit_bands_option(tmp_path, rng):
     np.testing.assert_allclose(
         np.asarray(cat["r_fit_flux"]) / np.asarray(cat["g_fit_flux"]), 2.0, rtol=0.05
     )
+
+
+def test_segmentation_mapped_to_other_grid():
+    """The detection segmentation resampled through RA/Dec equals the crop."""
+    from galmix.catalog.measure import _map_segmentation
+    from galmix.geometry import WCS
+
+    rng = np.random.default_rng(4)
+    seg = rng.integers(0, 5, (128, 160)).astype(np.int32)
+    src = WCS.from_fits(_blank_header(160, 128))
+    dst = WCS.from_fits(_blank_header(160, 128, crpix_shift=(-7.0, -5.0)))
+    out = _map_segmentation(seg, src, dst, (120, 143))
+    np.testing.assert_array_equal(out, seg[5:125, 7:150])

@@ -350,7 +350,7 @@ def measure_images(
             xb, yb = np.atleast_1d(xb), np.atleast_1d(yb)
             a2, b2, t2 = _ellipse_to_frame(dcat, ref.wcs, im.wcs, xb, yb)
             bcat = Table({"id": dcat["id"], "x": xb, "y": yb, "a": a2, "b": b2, "theta": t2})
-            seg = None
+            seg = _map_segmentation(det.segmentation, ref.wcs, im.wcs, im.shape)
         phot = photometry(
             band.sub,
             band.variance,
@@ -421,6 +421,43 @@ def measure_images(
     return MeasureResult(
         catalog=cat, bands=list(bands_names), detections=det, images=images, notes=notes
     )
+
+
+def _map_segmentation(seg: np.ndarray, src_wcs: Any, dst_wcs: Any, shape: tuple[int, int]) -> Any:
+    """The detection segmentation resampled (nearest pixel) onto another image's grid.
+
+    The pixel-to-pixel map goes through RA/Dec on a 16-pixel grid and is
+    interpolated bilinearly (WCS distortions are smooth on that scale).
+    Returns None if the mapping fails.
+    """
+    from scipy.ndimage import map_coordinates
+
+    ny, nx = shape
+    step = 16
+    gx = np.unique(np.r_[np.arange(0, nx, step), nx - 1]).astype(float)
+    gy = np.unique(np.r_[np.arange(0, ny, step), ny - 1]).astype(float)
+    xx, yy = np.meshgrid(gx, gy)
+    try:
+        ra, dec = dst_wcs.pixel_to_world(xx.ravel(), yy.ravel())
+        sx, sy = src_wcs.world_to_pixel(ra, dec)
+    except Exception:  # noqa: BLE001 - fall back to no neighbour masking
+        return None
+    sx = np.asarray(sx, float).reshape(xx.shape)
+    sy = np.asarray(sy, float).reshape(xx.shape)
+    if not (np.isfinite(sx).all() and np.isfinite(sy).all()):
+        return None
+    # fractional grid coordinates of every destination pixel
+    fy = np.interp(np.arange(ny), gy, np.arange(gy.size))
+    fx = np.interp(np.arange(nx), gx, np.arange(gx.size))
+    FY, FX = np.meshgrid(fy, fx, indexing="ij")
+    px = map_coordinates(sx, [FY, FX], order=1, mode="nearest")
+    py = map_coordinates(sy, [FY, FX], order=1, mode="nearest")
+    ix = np.rint(px).astype(np.int64)
+    iy = np.rint(py).astype(np.int64)
+    inside = (ix >= 0) & (ix < seg.shape[1]) & (iy >= 0) & (iy < seg.shape[0])
+    out = np.zeros(shape, dtype=np.int32)
+    out[inside] = seg[iy[inside], ix[inside]]
+    return out
 
 
 def _saturated(im: FitsImage, seg: np.ndarray | None, cat: Any) -> np.ndarray:
