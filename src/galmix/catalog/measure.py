@@ -440,7 +440,7 @@ def _map_segmentation(seg: np.ndarray, src_wcs: Any, dst_wcs: Any, shape: tuple[
     try:
         ra, dec = dst_wcs.pixel_to_world(xx.ravel(), yy.ravel())
         sx, sy = src_wcs.world_to_pixel(ra, dec)
-    except Exception:  # noqa: BLE001 - fall back to no neighbour masking
+    except Exception:  # fall back to no neighbour masking
         return None
     sx = np.asarray(sx, float).reshape(xx.shape)
     sy = np.asarray(sy, float).reshape(xx.shape)
