@@ -225,7 +225,7 @@ def make_frame_hdus(
     ra: float = 180.5,
     dec: float = 45.5,
     pixel_scale: float = 0.396,
-    rotation_deg: float = 0.0,
+    rotation_deg: float = 90.0,
     sip: bool = False,
     sources: Any = None,
     nsources: int = 6,
@@ -257,7 +257,9 @@ def make_frame_hdus(
     pixel_scale : float
         Arcsec per pixel.
     rotation_deg : float
-        Rotation of the pixel grid from north-up/east-left.
+        Rotation of the pixel grid from north-up/east-left; the default 90
+        gives the CD matrix of real frames (``CD1_1 ~ 0``, ``CD1_2 ~ +0.396"``:
+        SDSS scans along great circles, so columns run along declination).
     sip : bool
         Write a ``TAN-SIP`` WCS with small quadratic distortion.
     sources : astropy Table or mapping of columns, optional
