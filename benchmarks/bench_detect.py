@@ -227,7 +227,7 @@ def simulated(size: int, nobj: int, nbands: int, psf_fwhm: float | None) -> None
         print(
             f"\n`measure_images` on {len(paths)} bands of {size}x{size} (read FITS, background per band, "
             f"detection on the first, per-band AUTO photometry + windowed centroids + adaptive moments"
-            f"{', model fits' if psf_fwhm else ''}): **{t_meas:.1f} s** for {len(res.catalog)} objects. "
+            f"{', Sersic fits (Gaussian PSF) on the first band' if psf_fwhm else ''}): **{t_meas:.1f} s** for {len(res.catalog)} objects. "
             f"Notes: {'; '.join(res.notes) or 'none'}"
         )
 
