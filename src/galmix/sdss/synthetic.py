@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import io
 import os
 import warnings
@@ -513,7 +514,7 @@ def write_synthetic_frame(
         pass
     hdul, truth = make_frame_hdus(**kwargs)
     _write_hdul(hdul, p, overwrite)
-    return SyntheticFrame(**{**truth.__dict__, "path": p})
+    return dataclasses.replace(truth, path=p)
 
 
 def write_synthetic_field(
