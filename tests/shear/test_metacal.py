@@ -146,6 +146,9 @@ def test_fixnoise_is_rotate_metacal_rotate_back(name):
     # (the same, unrotated PSF is deconvolved, as for the image); rotate back
     ref = rotate_world(Observation(sheared, jacobian=jac), -math.pi / 2)
     assert np.max(np.abs(got - ref)) < 1e-4 * np.max(np.abs(ref))
+    # all five types at once (noise evaluated together with the image) agree
+    full = MetacalPlan(psf, jac, (n, n), kernel=Gaussian(1.0, 0.6)).apply(zero, keep_noise=False)
+    np.testing.assert_allclose(full["1p"].image, got, rtol=0, atol=1e-12 * np.abs(got).max())
 
 
 @pytest.mark.parametrize("kernel", ["gauss", "fitgauss", "dilate"])

@@ -382,6 +382,26 @@ class MetacalPlan:
             if t == "noshear" or gain is None:
                 gain = _noise_gain(h, nx) + (_noise_gain(hn, nx) if hn is not None else 0.0)
         self._ops = ops
+        # where each type's noise points coincide with some type's image points
+        self._noise_src = None
+        if self.fixnoise:
+            src = []
+            for t in types:
+                npts = ops[t].npts
+                if npts is None:
+                    src.append(None)
+                    continue
+                hit = None
+                for j, t2 in enumerate(types):
+                    p2 = ops[t2].pts
+                    if p2 is not None and np.allclose(p2, npts, rtol=0, atol=1e-12):
+                        hit = j
+                        break
+                if hit is None:
+                    src = None
+                    break
+                src.append(hit)
+            self._noise_src = src
         self.noise_gain = float(gain)
         self._psf_out = None
 
@@ -464,10 +484,19 @@ class MetacalPlan:
         weight_out = _ro(np.where(w > 0, 1.0 / np.maximum(var * self.noise_gain, 1e-300), 0.0))
         new_psf = self.new_psf()
         # off-grid transforms of every type in one call per stack
-        f_img_all = _batch_eval(img_stack, c, [self._ops[t].pts for t in self.types])
         f_n_all = None
-        if self.fixnoise:
-            f_n_all = _batch_eval(noise_stack, c, [self._ops[t].npts for t in self.types])
+        if self.fixnoise and self._noise_src is not None:
+            # the noise is needed at the image's point sets (the 90-degree rotated
+            # shear of 1p is 1m, ...): one kernel call for image and noise
+            both = np.concatenate([img_stack, noise_stack])
+            f_all = _batch_eval(both, c, [self._ops[t].pts for t in self.types])
+            ni = img_stack.shape[0]
+            f_img_all = [None if f is None else f[:ni] for f in f_all]
+            f_n_all = [None if j is None else f_all[j][ni:] for j in self._noise_src]
+        else:
+            f_img_all = _batch_eval(img_stack, c, [self._ops[t].pts for t in self.types])
+            if self.fixnoise:
+                f_n_all = _batch_eval(noise_stack, c, [self._ops[t].npts for t in self.types])
         for j, t in enumerate(self.types):
             op = self._ops[t]
             f_img = grid_img if f_img_all[j] is None else f_img_all[j].reshape((-1, *self._kshape))
