@@ -1,0 +1,257 @@
+"""Reading a band's pixels for one tile, registered onto the reference grid or native."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any
+
+import numpy as np
+
+from galmix.errors import ConfigError, GalmixIOError
+from galmix.pipeline.config import BandConfig, PipelineConfig
+from galmix.pipeline.registration import pixel_coordinates, register
+from galmix.pipeline.tiles import Tile
+
+__all__ = ["BandTile", "load_band_tile", "reference_grid"]
+
+
+@dataclasses.dataclass
+class BandTile:
+    """A band's data over one tile.
+
+    Attributes
+    ----------
+    image, variance : ndarray
+        Background-subtracted flux per pixel (NaN = no data) and variance
+        (``inf`` = no data), on the band's pixel grid for this tile.
+    awcs : astropy.wcs.WCS
+        WCS of these arrays (0-based pixels).
+    native : bool
+        True when the arrays are on the band's own pixels (``registration:
+        native``); False when on the reference tile grid.
+    x_ref, y_ref : ndarray or None
+        For native bands, the reference-tile pixel coordinates of every band
+        pixel (to carry the segmentation over).
+    zeropoint : float
+    psf : Observation or None
+    background_rms : float
+    """
+
+    name: str
+    image: np.ndarray
+    variance: np.ndarray
+    awcs: Any
+    native: bool
+    zeropoint: float
+    psf: Any
+    background_rms: float
+    x_ref: np.ndarray | None = None
+    y_ref: np.ndarray | None = None
+
+
+def _read_fits(band: BandConfig) -> tuple[Any, Any, float | None]:
+    """(data array (memmap when possible), astropy WCS, header zeropoint)."""
+    from astropy.io import fits
+    from astropy.wcs import WCS as AWCS
+
+    if band.format == "sdss":
+        try:
+            from galmix.sdss import read_frame
+        except ImportError as exc:  # pragma: no cover - depends on peers
+            raise ConfigError(
+                f"config key 'bands.{band.name}.format': 'sdss' needs galmix.sdss ({exc})"
+            ) from None
+        fr = read_frame(band.image)
+        var = np.where(fr.weight > 0, 1.0 / np.where(fr.weight > 0, fr.weight, 1.0), np.inf)
+        return (fr.image, var), fr.wcs.astropy, 22.5
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hdul = fits.open(band.image, memmap=True)
+            hdu = hdul[band.hdu]
+            data = hdu.data
+            header = hdu.header
+            awcs = AWCS(header, relax=True).celestial
+    except (OSError, IndexError) as exc:
+        raise GalmixIOError(
+            f"bands.{band.name}.image: cannot read {str(band.image)!r}: {exc}"
+        ) from exc
+    if data is None or data.ndim != 2:
+        raise ConfigError(
+            f"config key 'bands.{band.name}.hdu': HDU {band.hdu} of {str(band.image)!r} is not a 2-d image"
+        )
+    if not awcs.has_celestial:
+        raise ConfigError(f"config key 'bands.{band.name}.image': no celestial WCS in the header")
+    zp = None
+    for key in ("MAGZERO", "MAGZPT", "ZEROPT", "ZP"):
+        if key in header:
+            try:
+                zp = float(header[key])
+                break
+            except (TypeError, ValueError):
+                pass
+    return data, awcs, zp
+
+
+def _read_aux(path: Any, hdu: int, sl: tuple[slice, slice]) -> np.ndarray:
+    from astropy.io import fits
+
+    with fits.open(path, memmap=True) as hdul:
+        return np.array(hdul[hdu].data[sl], dtype=np.float64)
+
+
+def reference_grid(cfg: PipelineConfig) -> tuple[Any, tuple[int, int]]:
+    """(astropy WCS, (ny, nx)) of the reference band."""
+    data, awcs, _ = _read_fits(cfg.bands[cfg.registration.reference])
+    arr = data[0] if isinstance(data, tuple) else data
+    return awcs, (int(arr.shape[0]), int(arr.shape[1]))
+
+
+def _psf_observation(band: BandConfig, awcs: Any, x: float, y: float) -> Any:
+    if band.psf is None:
+        return None
+    from galmix.geometry import WCS, Jacobian
+    from galmix.image import Observation
+
+    jac = WCS(awcs).jacobian(x, y)
+    if band.psf.image is not None:
+        from astropy.io import fits
+
+        with fits.open(band.psf.image) as hdul:
+            img = np.array(hdul[band.psf.hdu].data, dtype=np.float64)
+        img = np.where(np.isfinite(img), img, 0.0)
+        s = img.sum()
+        if not s > 0:
+            raise ConfigError(
+                f"config key 'bands.{band.name}.psf.image': PSF image sum is not positive"
+            )
+        img = img / s
+    else:
+        from galmix.sim.psf import draw_psf_image, make_psf
+
+        kw = {"fwhm": band.psf.fwhm}
+        if band.psf.model == "moffat":
+            kw["beta"] = band.psf.beta
+        img = draw_psf_image(make_psf(band.psf.model, **kw), jac, 41)
+    ny, nx = img.shape
+    pj = Jacobian(jac.dudx, jac.dudy, jac.dvdx, jac.dvdy, x0=(nx - 1) / 2, y0=(ny - 1) / 2)
+    return Observation(img, weight=np.full(img.shape, 1e8), jacobian=pj, meta={"band": band.name})
+
+
+def _background(image: np.ndarray, variance: np.ndarray) -> tuple[np.ndarray, float]:
+    """Background level map and global rms of ``image`` (NaNs ignored)."""
+    bad = ~np.isfinite(image)
+    try:
+        from galmix.detect import estimate_background
+
+        bg = estimate_background(np.where(bad, 0.0, image), mask=bad)
+        return np.asarray(bg.level, dtype=np.float64), float(bg.global_rms)
+    except ImportError:  # pragma: no cover - galmix.detect missing
+        good = image[~bad]
+        med = float(np.median(good)) if good.size else 0.0
+        rms = float(1.4826 * np.median(np.abs(good - med))) if good.size else 1.0
+        return np.full(image.shape, med), rms
+
+
+def load_band_tile(
+    cfg: PipelineConfig,
+    band_name: str,
+    tile: Tile,
+    ref_awcs: Any,
+    subtract_background: bool = True,
+) -> BandTile:
+    """Read (and register) one band over one tile.
+
+    The reference band is cut directly; other bands are resampled onto the
+    tile's reference grid with :func:`~galmix.pipeline.registration.register`
+    (``interp``/``exact``), or cut on their own pixels (``native``) together
+    with the reference-grid coordinates of every pixel.
+    """
+    band = cfg.bands[band_name]
+    data, awcs, hdr_zp = _read_fits(band)
+    variance_all = None
+    if isinstance(data, tuple):  # sdss: (image, variance) in memory
+        data, variance_all = data
+    zp = band.zeropoint if band.zeropoint is not None else (hdr_zp if hdr_zp is not None else 22.5)
+    ny, nx = data.shape
+    tile_awcs = ref_awcs.slice((slice(tile.y0, tile.y1), slice(tile.x0, tile.x1)))
+    method = cfg.registration.method
+    is_ref = band_name == cfg.registration.reference
+    tshape = tile.shape
+
+    if is_ref:
+        sl = (slice(tile.y0, tile.y1), slice(tile.x0, tile.x1))
+    else:
+        # bounding box of the tile in this band's pixels (edges sampled every 16 px)
+        ty, tx = tshape
+        xs = np.r_[np.arange(0, tx, 16), tx - 1].astype(float)
+        ys = np.r_[np.arange(0, ty, 16), ty - 1].astype(float)
+        ex = np.r_[xs, xs, np.zeros(ys.size), np.full(ys.size, tx - 1.0)]
+        ey = np.r_[np.zeros(xs.size), np.full(xs.size, ty - 1.0), ys, ys]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ra, dec = tile_awcs.all_pix2world(ex, ey, 0)
+            bx, by = awcs.all_world2pix(ra, dec, 0, tolerance=1e-8, maxiter=50, quiet=True)
+        pad = 4
+        bx0 = int(max(0, np.floor(np.nanmin(bx)) - pad))
+        bx1 = int(min(nx, np.ceil(np.nanmax(bx)) + pad + 1))
+        by0 = int(max(0, np.floor(np.nanmin(by)) - pad))
+        by1 = int(min(ny, np.ceil(np.nanmax(by)) + pad + 1))
+        if bx1 <= bx0 or by1 <= by0:
+            bx0, bx1, by0, by1 = 0, 1, 0, 1
+        sl = (slice(by0, by1), slice(bx0, bx1))
+    img = np.array(data[sl], dtype=np.float64)
+    if variance_all is not None:
+        var = np.array(variance_all[sl], dtype=np.float64)
+    elif band.weight is not None:
+        w = _read_aux(band.weight, band.hdu, sl)
+        with np.errstate(divide="ignore"):
+            var = np.where(w > 0, 1.0 / np.where(w > 0, w, 1.0), np.inf)
+    elif band.variance is not None:
+        var = _read_aux(band.variance, band.hdu, sl)
+        var = np.where(np.isfinite(var) & (var > 0), var, np.inf)
+    else:
+        var = None
+    level, rms = _background(img, var if var is not None else np.ones_like(img))
+    if subtract_background:
+        img = img - level
+    if var is None:
+        var = np.full(img.shape, rms**2)
+    var = np.where(np.isfinite(img), var, np.inf)
+    cut_awcs = awcs.slice(sl)
+    cy, cx = (tshape[0] - 1) / 2.0, (tshape[1] - 1) / 2.0
+
+    if is_ref or method == "native":
+        xr = yr = None
+        if not is_ref:
+            # reference-tile coordinates of every native pixel (for the segmentation)
+            xr, yr = pixel_coordinates(cut_awcs, tile_awcs, img.shape)
+        pwcs, px, py = (
+            (tile_awcs, cx, cy)
+            if is_ref
+            else (cut_awcs, (img.shape[1] - 1) / 2, (img.shape[0] - 1) / 2)
+        )
+        return BandTile(
+            name=band_name,
+            image=img,
+            variance=var,
+            awcs=pwcs,
+            native=not is_ref,
+            zeropoint=float(zp),
+            psf=_psf_observation(band, pwcs, px, py),
+            background_rms=rms,
+            x_ref=xr,
+            y_ref=yr,
+        )
+    reg = register(img, cut_awcs, tile_awcs, tshape, variance=var, method=method)
+    return BandTile(
+        name=band_name,
+        image=reg.image,
+        variance=reg.variance,
+        awcs=tile_awcs,
+        native=False,
+        zeropoint=float(zp),
+        psf=_psf_observation(band, tile_awcs, cx, cy),
+        background_rms=rms,
+    )
