@@ -73,3 +73,19 @@ def test_every_doc_has_unit_and_text():
         assert isinstance(unit, str) and text, name
     assert column_doc("g_flux_aper_3_err", bands=["g"])[0] == "image units"
     assert column_doc("unknown_column") == ("", "")
+
+
+def test_flag_bits_documented_in_files(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+    from astropy.io import fits
+
+    from galmix.errors import FLAGS
+
+    paths = write_catalog(Table({"flags": [int(FLAGS.EDGE)]}), tmp_path)
+    hdr = fits.getheader(paths["fits"], 0)
+    for f in FLAGS:
+        assert hdr[f"FLGB{int(f).bit_length() - 1:02d}"] == f.name
+    meta = json.loads(pq.read_schema(paths["parquet"]).metadata[b"galmix"])
+    assert meta["flag_bits"]["EDGE"] == int(FLAGS.EDGE)

@@ -126,7 +126,20 @@ def _write_fits(t: Any, path: str) -> None:
             # TCOMMn: column comment (FITS 4.0 reserved keyword)
             hdu.header[f"TCOMM{i}"] = str(desc)[:68]
     hdu.header["EXTNAME"] = "CATALOG"
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+    primary = fits.PrimaryHDU()
+    # self-documenting flag columns: FLGBnn = name of bit nn
+    for name, value, text in _flag_bits():
+        # card = 8 key + 2 + value + " / " + comment <= 80 characters
+        room = max(0, 80 - 10 - max(20, len(name) + 2) - 3)
+        primary.header[f"FLGB{value.bit_length() - 1:02d}"] = (name, text[:room])
+    primary.header.add_comment("flags columns: bitwise OR of the galmix FLAGS bits FLGBnn")
+    fits.HDUList([primary, hdu]).writeto(path, overwrite=True)
+
+
+def _flag_bits() -> list[tuple[str, int, str]]:
+    from galmix.errors import FLAG_DESCRIPTIONS, FLAGS
+
+    return [(f.name, int(f.value), FLAG_DESCRIPTIONS.get(f.name, "")) for f in FLAGS]
 
 
 def read_catalog(path: str | os.PathLike) -> Any:
@@ -211,7 +224,11 @@ def _write_parquet(t: Any, path: str) -> None:
             "unit": "" if col.unit is None else col.unit.to_string(),
             "description": col.description or "",
         }
-    info = {"meta": dict(t.meta), "columns": columns}
+    info = {
+        "meta": dict(t.meta),
+        "columns": columns,
+        "flag_bits": {name: value for name, value, _ in _flag_bits()},
+    }
     table = pa.table(arrays)
     table = table.replace_schema_metadata({_PARQUET_META_KEY: json.dumps(info).encode()})
     pq.write_table(table, path)
