@@ -307,3 +307,22 @@ def test_large_spec_obj_ids_stay_exact(tmp_path):
     t = read_query_result(p)
     assert t["id"].dtype == np.uint64 and int(t["id"][0]) == 16984658719186958336
     assert int(t["objid"][0]) == 1237657070629290123
+
+
+def test_area_query_second_step():
+    from galmix.sdss import build_area_query
+
+    sql = build_area_query(
+        "objects_with_redshifts", ra=(350, 10), dec=(-1, 1), into="one_square_degree"
+    )
+    assert sql.splitlines() == [
+        "SELECT *",
+        "INTO mydb.one_square_degree",
+        "FROM mydb.objects_with_redshifts",
+        "WHERE (ra >= 350.0 OR ra <= 10.0)",
+        "  AND dec BETWEEN -1.0 AND 1.0",
+    ]
+    with pytest.raises(GalmixValueError, match="table"):
+        build_area_query("x; DROP TABLE y", ra=(0, 1), dec=(0, 1))
+    with pytest.raises(GalmixTypeError, match="ra"):
+        build_area_query("t", ra=("0", 1), dec=(0, 1))

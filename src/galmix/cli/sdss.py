@@ -76,6 +76,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--primary", action="store_true", help="only sciencePrimary spectra")
     q.add_argument("--top", type=int, default=None, help="at most N rows (SELECT TOP N)")
     q.add_argument("--into", default=None, metavar="TABLE", help="CasJobs: write INTO mydb.TABLE")
+    q.add_argument(
+        "--from-mydb",
+        default=None,
+        metavar="TABLE",
+        help="instead: cut the --ra/--dec box out of a CasJobs MyDB table (seed's 2nd step)",
+    )
     q.add_argument("--dr", type=int, default=17, help="data release (8 or later, default 17)")
     q.add_argument(
         "-o", "--output", default=None, metavar="FILE", help="write the SQL here (default stdout)"
@@ -199,6 +205,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run_query(args: argparse.Namespace) -> int:
     from galmix.sdss.query import build_spec_query
 
+    if args.from_mydb is not None:
+        from galmix.sdss.query import build_area_query
+
+        if not args.ra or not args.dec:
+            raise GalmixValueError("--from-mydb needs --ra MIN MAX and --dec MIN MAX")
+        sql = build_area_query(
+            args.from_mydb, ra=tuple(args.ra), dec=tuple(args.dec), into=args.into
+        )
+        _emit(sql, args.output)
+        return 0
     classes = None if [c.lower() for c in args.classes] == ["all"] else args.classes
     zw = None if str(args.zwarning).lower() == "any" else _int_or_error(args.zwarning, "zwarning")
     sql = build_spec_query(
@@ -213,12 +229,16 @@ def _run_query(args: argparse.Namespace) -> int:
         into=args.into,
         data_release=args.dr,
     )
-    if args.output:
-        Path(args.output).write_text(sql + "\n")
-        print(f"wrote {args.output}", file=sys.stderr)
+    _emit(sql, args.output)
+    return 0
+
+
+def _emit(sql: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(sql + "\n")
+        print(f"wrote {output}", file=sys.stderr)
     else:
         print(sql)
-    return 0
 
 
 def _int_or_error(text: str, name: str) -> int:

@@ -31,7 +31,13 @@ from galmix.sdss.download import (
 )
 from galmix.sdss.frame import SDSS_PIXEL_SCALE, SDSS_ZEROPOINT, SDSSFrame, read_field, read_frame
 from galmix.sdss.naming import FieldID, FrameID, frame_filename, parse_frame_filename
-from galmix.sdss.query import SPEC_CLASSES, build_spec_query, read_query_result, unique_fields
+from galmix.sdss.query import (
+    SPEC_CLASSES,
+    build_area_query,
+    build_spec_query,
+    read_query_result,
+    unique_fields,
+)
 from galmix.sdss.urls import SAS_BASE_URL, frame_url, frame_urls, release_path, validate_template
 
 __all__ = [
@@ -47,6 +53,7 @@ __all__ = [
     "FieldID",
     "FrameID",
     "SDSSFrame",
+    "build_area_query",
     "build_pipeline_config",
     "build_spec_query",
     "ccd_table",

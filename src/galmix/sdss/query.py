@@ -43,6 +43,7 @@ __all__ = [
     "MAX_DATA_RELEASE",
     "MIN_DATA_RELEASE",
     "SPEC_CLASSES",
+    "build_area_query",
     "build_spec_query",
     "read_query_result",
     "unique_fields",
@@ -242,6 +243,59 @@ _SEED_RENAMES = {
     "zerr": "z_err",
     "specobjid": "id",
 }
+
+
+def build_area_query(
+    table: str,
+    *,
+    ra: tuple[float, float],
+    dec: tuple[float, float],
+    into: str | None = None,
+) -> str:
+    """SQL selecting a sky box from a CasJobs MyDB table (the seed's second step).
+
+    The seed first writes every good object into MyDB
+    (``build_spec_query(into="objects_with_redshifts")``), then cuts out the
+    region to work on; this builds that second query.
+
+    Parameters
+    ----------
+    table : str
+        MyDB table name (plain identifier).
+    ra, dec : (min, max)
+        Box in degrees (``ra`` min > max wraps through 0).
+    into : str, optional
+        MyDB table for the result.
+
+    Examples
+    --------
+    >>> print(build_area_query("objects_with_redshifts", ra=(180, 181), dec=(45, 46)))
+    SELECT *
+    FROM mydb.objects_with_redshifts
+    WHERE ra BETWEEN 180.0 AND 181.0
+      AND dec BETWEEN 45.0 AND 46.0
+    """
+    if not isinstance(table, str) or not _IDENT_RE.match(table):
+        raise GalmixValueError(f"table must be a plain table name, got {table!r}")
+    if into is not None and (not isinstance(into, str) or not _IDENT_RE.match(into)):
+        raise GalmixValueError(f"into must be a plain table name, got {into!r}")
+    ra_r = _range(ra, "ra", 0.0, 360.0)
+    dec_r = _range(dec, "dec", -90.0, 90.0)
+    if ra_r is None or dec_r is None:
+        raise GalmixValueError("ra and dec ranges are required")
+    if dec_r[0] > dec_r[1]:
+        raise GalmixValueError(f"dec must be (min, max) with min <= max, got {dec!r}")
+    lines = ["SELECT *"]
+    if into:
+        lines.append(f"INTO mydb.{into}")
+    lines.append(f"FROM mydb.{table}")
+    a, b = ra_r
+    if a <= b:
+        lines.append(f"WHERE ra BETWEEN {_fmt(a)} AND {_fmt(b)}")
+    else:
+        lines.append(f"WHERE (ra >= {_fmt(a)} OR ra <= {_fmt(b)})")
+    lines.append(f"  AND dec BETWEEN {_fmt(dec_r[0])} AND {_fmt(dec_r[1])}")
+    return "\n".join(lines)
 
 
 # 64-bit object identifiers; SDSS specObjID can exceed the int64 range
