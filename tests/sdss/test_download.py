@@ -224,9 +224,14 @@ def test_timeout_is_reported(http_server, tmp_path):
 
 
 def test_refused_connection_and_validation(tmp_path):
-    # nothing listens on port 9 of the loopback interface
+    # a loopback port that was free a moment ago: nothing listens there
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     with pytest.raises(GalmixIOError, match="connection failed"):
-        download_file("http://127.0.0.1:9/x.bin", tmp_path / "x.bin", retries=0, timeout=2)
+        download_file(f"http://127.0.0.1:{port}/x.bin", tmp_path / "x.bin", retries=0, timeout=2)
     with pytest.raises(GalmixValueError, match="url"):
         DownloadItem("ftp://example.org/x", tmp_path / "x")
     with pytest.raises(GalmixValueError, match="checksum"):
