@@ -284,3 +284,20 @@ def test_segmentation_mapped_to_other_grid():
     dst = WCS.from_fits(_blank_header(160, 128, crpix_shift=(-7.0, -5.0)))
     out = _map_segmentation(seg, src, dst, (120, 143))
     np.testing.assert_array_equal(out, seg[5:125, 7:150])
+
+
+def test_zeropoint_gives_magnitudes(tmp_path, rng):
+    img, _ = _field(rng, [3000.0] * 4)
+    hdr = _blank_header(160, 128, band="r")
+    hdr["MAGZERO"] = 30.0
+    fits.PrimaryHDU(img, header=hdr).writeto(tmp_path / "r.fits")
+    assert _run(tmp_path / "r.fits", "--out", tmp_path / "h") == 0
+    cat = read_catalog(tmp_path / "h" / "catalog.parquet")
+    f = np.asarray(cat["flux_auto"])
+    np.testing.assert_allclose(cat["mag_auto"], 30.0 - 2.5 * np.log10(f), rtol=1e-12)
+    np.testing.assert_allclose(
+        cat["mag_auto_err"], 1.0857362047581294 * np.asarray(cat["flux_auto_err"]) / f, rtol=1e-9
+    )
+    assert _run(tmp_path / "r.fits", "--zeropoint", "25", "--out", tmp_path / "z") == 0
+    cat = read_catalog(tmp_path / "z" / "catalog.parquet")
+    np.testing.assert_allclose(cat["mag_auto"], 25.0 - 2.5 * np.log10(f), rtol=1e-12)

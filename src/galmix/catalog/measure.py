@@ -88,7 +88,7 @@ def _same_grid(a: FitsImage, b: FitsImage) -> bool:
     return bool(np.all(np.hypot(xb - xs, yb - ys) < _SAME_GRID_TOL_PIX))
 
 
-@dataclass
+@dataclass(eq=False)
 class _Band:
     image: FitsImage
     sub: np.ndarray  # background-subtracted, bad pixels 0
@@ -182,6 +182,7 @@ def measure_images(
     apertures_pixels: Sequence[float] = (),
     psf_fwhm: float | None = None,
     psf: str | os.PathLike | None = None,
+    zeropoints: Sequence[float] | None = None,
     moments: bool = True,
     fit_model: str | None = "sersic",
     fit_bands: str = "first",
@@ -218,6 +219,10 @@ def measure_images(
         Radii (pixels) of circular apertures.
     psf_fwhm : float, optional
         Gaussian PSF FWHM in arcsec (pixels without a WCS), enables fits.
+    zeropoints : sequence of float, optional
+        AB zero points, one per image, for ``mag_auto``/``mag_auto_err``;
+        default: the header's ``MAGZERO``/``MAGZP``/``MAGZPT``/``ZEROPT``/
+        ``PHOTZP`` when present (else no magnitude columns).
     psf : path, optional
         PSF image (FITS, sampled like the images), enables fits.
     moments : bool
@@ -267,6 +272,10 @@ def measure_images(
         raise GalmixValueError(f"fit_bands must be 'first' or 'all', got {fit_bands!r}")
     if detect_on not in ("first", "chi2"):
         raise GalmixValueError(f"detect_on must be 'first' or 'chi2', got {detect_on!r}")
+    if zeropoints is not None and len(zeropoints) != len(paths):
+        raise GalmixValueError(
+            f"zeropoints: got {len(zeropoints)} value(s) for {len(paths)} image(s)"
+        )
     if weights and len(weights) != len(paths):
         raise GalmixValueError(
             f"weights: got {len(weights)} weight map(s) for {len(paths)} image(s)"
@@ -339,7 +348,9 @@ def measure_images(
     # ---------------------------------------------------------- per band
     multi = len(images) > 1
     total_flags = det_flags.copy()
-    for band_name, band, ok in wrap(list(zip(bands_names, bands, same)), desc="bands"):
+    for k_band, (band_name, band, ok) in enumerate(
+        wrap(list(zip(bands_names, bands, same)), desc="bands")
+    ):
         prefix = f"{band_name}_" if multi else ""
         im = band.image
         if ok:
@@ -378,6 +389,14 @@ def measure_images(
             cat[prefix + "y"] = bcat["y"]
         for col in _PHOT_COLUMNS:
             cat[prefix + col] = phot[col]
+        zp = zeropoints[k_band] if zeropoints else _header_zeropoint(im.header)
+        if zp is not None:
+            f = np.asarray(phot["flux_auto"], float)
+            e = np.asarray(phot["flux_auto_err"], float)
+            pos = np.isfinite(f) & (f > 0)
+            safe = np.where(pos, f, 1.0)
+            cat[prefix + "mag_auto"] = np.where(pos, float(zp) - 2.5 * np.log10(safe), np.nan)
+            cat[prefix + "mag_auto_err"] = np.where(pos, 2.5 / np.log(10) * e / safe, np.nan)
         for i in range(len(apertures_pixels)):
             cat[f"{prefix}flux_aper_{i}"] = phot[f"flux_aper_{i}"]
             cat[f"{prefix}flux_aper_{i}_err"] = phot[f"flux_aper_{i}_err"]
@@ -458,6 +477,20 @@ def _map_segmentation(seg: np.ndarray, src_wcs: Any, dst_wcs: Any, shape: tuple[
     out = np.zeros(shape, dtype=np.int32)
     out[inside] = seg[iy[inside], ix[inside]]
     return out
+
+
+_ZP_KEYS = ("MAGZERO", "MAGZP", "MAGZPT", "ZEROPT", "PHOTZP")
+
+
+def _header_zeropoint(header: Any) -> float | None:
+    for key in _ZP_KEYS:
+        try:
+            v = float(header[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(v):
+            return v
+    return None
 
 
 def _saturated(im: FitsImage, seg: np.ndarray | None, cat: Any) -> np.ndarray:

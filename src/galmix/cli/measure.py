@@ -66,6 +66,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="detection image: the first image or a chi2 coadd (default first)",
     )
     p.add_argument(
+        "--zeropoint",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="ZP",
+        help="AB zero point(s), one per image, for mag_auto (default: header MAGZERO/MAGZP/...)",
+    )
+    p.add_argument(
         "--apertures",
         type=float,
         nargs="*",
@@ -108,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
             apertures_pixels=tuple(args.apertures or ()),
             psf_fwhm=args.psf_fwhm,
             psf=args.psf,
+            zeropoints=args.zeropoint,
             moments=not args.no_moments,
             fit_model=args.model,
             fit_bands=args.fit_bands,
