@@ -36,3 +36,12 @@ def gst_subsample(gst_xz):
     X, z = gst_xz
     idx = np.random.default_rng(2024).choice(z.size, 3000, replace=False)
     return X[idx], z[idx]
+
+
+@pytest.fixture(autouse=True)
+def _single_openmp_thread():
+    """Boosted trees use OpenMP; on a shared 2-core machine one thread is much faster."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield

@@ -329,7 +329,7 @@ def _evaluate(args) -> int:
         spec = _column_spec(args, _stored_columns(model))
         X, z = _read_xy(table, spec, need_z=True)
         zp = model.predict(X)
-        row = {"name": Path(args.model).name, "n": len(z), **metrics(z, zp)}
+        row = {"name": Path(args.model).stem, "n": len(z), **metrics(z, zp)}
         pit = None
         if hasattr(model, "predict_pdf"):
             g = np.linspace(0.0, max(1.0, 1.5 * float(np.max(z))), 601)

@@ -82,7 +82,9 @@ def read_table(path: str | os.PathLike, hdu: int = 1) -> Table:
             return Table.read(path, hdu=hdu, format="fits")
         if fmt == "csv":
             return Table.read(path, format="ascii.csv")
-        return Table.read(path, format="parquet")
+        import pyarrow.parquet as pq
+
+        return _arrow_to_table(pq.read_table(path))
     except (OSError, ValueError, KeyError, IndexError) as exc:
         raise GalmixIOError(f"cannot read catalog {str(path)!r}: {exc}") from None
 

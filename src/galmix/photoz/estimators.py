@@ -31,6 +31,9 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import numpy as np
 from scipy import special
 from sklearn.base import BaseEstimator, RegressorMixin, clone
@@ -60,8 +63,28 @@ def _check_z(z, n: int) -> np.ndarray:
     return z
 
 
+def _with_threads(method):
+    """Run an estimator method inside its ``_threads()`` context."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._threads():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class _PhotoZEstimator(RegressorMixin, BaseEstimator):
     """Shared plumbing: features, training-set record, chunked prediction."""
+
+    def _threads(self):
+        """Context limiting OpenMP threads to ``n_threads`` (no-op for None)."""
+        n = getattr(self, "n_threads", None)
+        if n is None:
+            return contextlib.nullcontext()
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=int(n), user_api="openmp")
 
     def _check_X(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -173,6 +196,7 @@ class KNNPhotoZ(_PhotoZEstimator):
     def _predict_features(self, F):
         return self.knn_.predict(self.scaler_.transform(F))
 
+    @_with_threads
     def predict_pdf(self, X, z_grid) -> np.ndarray:
         """PDFs on ``z_grid`` (rows normalised to unit integral).
 
@@ -314,6 +338,9 @@ class GradientBoostingPhotoZ(_PhotoZEstimator):
     random_state : int
     features : FluxFeatures or None
     chunk_size : int
+    n_threads : int or None
+        OpenMP threads of the boosted trees during ``fit``/``predict``
+        (None: scikit-learn's default, all cores). Use 1 on shared machines.
 
     Examples
     --------
@@ -341,6 +368,7 @@ class GradientBoostingPhotoZ(_PhotoZEstimator):
         random_state: int = 0,
         features: FluxFeatures | None = None,
         chunk_size: int = 50_000,
+        n_threads: int | None = None,
     ):
         self.n_members = n_members
         self.n_realisations = n_realisations
@@ -356,6 +384,7 @@ class GradientBoostingPhotoZ(_PhotoZEstimator):
         self.random_state = random_state
         self.features = features
         self.chunk_size = chunk_size
+        self.n_threads = n_threads
 
     def _hgb(self, loss: str, seed: int, quantile: float | None = None, early: bool = True):
         kw = {"quantile": quantile} if quantile is not None else {}
@@ -376,6 +405,15 @@ class GradientBoostingPhotoZ(_PhotoZEstimator):
 
     def fit(self, X, z):
         """Fit on raw input ``X`` (see ``features``) and redshifts ``z``."""
+        with self._threads():
+            return self._fit(X, z)
+
+    def predict(self, X) -> np.ndarray:
+        """Point estimates (mean of the members' medians), in chunks."""
+        with self._threads():
+            return super().predict(X)
+
+    def _fit(self, X, z):
         X, F, z = self._begin_fit(X, z)
         n_members = int(self.n_members)
         if n_members < 1:
@@ -464,6 +502,7 @@ class GradientBoostingPhotoZ(_PhotoZEstimator):
         x, y = self.pit_calibration_
         return _pwl(score, x, y)
 
+    @_with_threads
     def predict_cdf(self, X, z) -> np.ndarray:
         """Calibrated CDF of each object's redshift PDF at ``z`` (one value per row).
 
@@ -482,6 +521,7 @@ class GradientBoostingPhotoZ(_PhotoZEstimator):
             out[sl] = special.ndtr(self._calibrate(score[:, 0])[0])
         return out
 
+    @_with_threads
     def predict_quantiles(self, X, levels=None) -> np.ndarray:
         """Calibrated quantiles ``(n, len(levels))`` (default :attr:`quantile_levels`).
 
@@ -504,6 +544,7 @@ class GradientBoostingPhotoZ(_PhotoZEstimator):
             out[sl] = zq[:, k] + (target - s[k])[None, :] / slope
         return np.sort(out, axis=1)
 
+    @_with_threads
     def predict_pdf(self, X, z_grid) -> np.ndarray:
         """Calibrated PDFs ``(n, len(z_grid))`` from the modelled quantiles.
 
