@@ -24,7 +24,10 @@ Exposures
 Exposure ``e`` of one object covers pixels ``e_pix[e]:e_pix[e+1]`` of the
 packed pixel arrays ``pix_u, pix_v`` (world coordinates of the pixel
 centres relative to the exposure's Jacobian origin, arcsec), ``pix_y``
-(data) and ``pix_w`` (sqrt of the inverse variance). ``e_psf[e, :J]`` is
+(data), ``pix_w`` (sqrt of the inverse variance) and ``pix_c`` (1 when the
+pixel is the right-hand neighbour of the previous one in the same row, which
+lets the kernel evaluate ``exp`` by recurrence along rows; ``e_step[e]`` is
+the world step ``(dudx, dvdx)`` between such neighbours). ``e_psf[e, :J]`` is
 its PSF mixture ``[flux, u0, v0, Iuu, Iuv, Ivv]`` (world, unit total flux,
 pixel covariance already added when the pixel response is modelled),
 ``e_sub[e, :S]`` the world offsets of the ``S`` sub-pixel samples that
@@ -46,6 +49,7 @@ from numba import njit, prange
 
 TWO_PI = 2.0 * math.pi
 CHI_CUT = 60.0  # skip exp(-chi/2) below e^-30
+REFRESH = 16  # exact exp every REFRESH pixels along a row (recurrence in between)
 
 # gaussian table columns
 _A = 0  # amplitude (flux * weight * psf flux * area)
@@ -263,7 +267,7 @@ def build_gaussians(
 
 @njit(cache=True, fastmath=True)
 def _accumulate_exposure(
-    gtab, gidx, ng, col, sub, nsub, u, v, y, wt, need_jac, model_out, grow, jtj, jtr
+    gtab, gidx, ng, col, sub, nsub, step, u, v, y, wt, cont, need_jac, model_out, grow, jtj, jtr
 ):
     """Add one exposure's pixels to chi2, J^T J and J^T r; returns chi2 part.
 
@@ -277,6 +281,8 @@ def _accumulate_exposure(
         D = np.zeros((nfree, npix))
     else:
         D = np.zeros((0, 0))
+    du_s = step[0]
+    dv_s = step[1]
     for sidx in range(nsub):
         su = sub[sidx, 0]
         sv = sub[sidx, 1]
@@ -290,27 +296,45 @@ def _accumulate_exposure(
             iuv = gtab[g, _SI + 1]
             ivv = gtab[g, _SI + 2]
             nrm = gtab[g, _NRM]
-            if not need_jac:
-                for i in range(npix):
-                    du = u[i] - mu_u
-                    dv = v[i] - mu_v
-                    chi = iuu * du * du + 2.0 * iuv * du * dv + ivv * dv * dv
-                    if chi < CHI_CUT:
-                        m[i] += A * nrm * math.exp(-0.5 * chi)
-                continue
-            ia = gidx[g, 0]
-            c0 = col[ia] if ia >= 0 else -1
-            ia = gidx[g, 1]
-            c1 = col[ia] if ia >= 0 else -1
-            ia = gidx[g, 2]
-            c2 = col[ia] if ia >= 0 else -1
-            ia = gidx[g, 6]
-            c6 = col[ia] if ia >= 0 else -1
-            # combined dS coefficients: t-th shape parameter column
-            ct = np.empty(4, dtype=np.int64)
-            for t in range(4):
-                ia = gidx[g, 3 + t]
-                ct[t] = col[ia] if ia >= 0 else -1
+            # exp(-chi/2) along a pixel row by recurrence: E_{i+1} = E_i R_i,
+            # R_{i+1} = R_i Q (chi is quadratic in the pixel index); exact exp
+            # refreshed every REFRESH pixels, at row starts and after skipped pixels
+            c0 = iuu * du_s * du_s + 2.0 * iuv * du_s * dv_s + ivv * dv_s * dv_s
+            Q = math.exp(-c0)
+            E = 0.0
+            R = 0.0
+            run = 0
+            if need_jac:
+                ia = gidx[g, 0]
+                c0i = col[ia] if ia >= 0 else -1
+                ia = gidx[g, 1]
+                c1 = col[ia] if ia >= 0 else -1
+                ia = gidx[g, 2]
+                c2 = col[ia] if ia >= 0 else -1
+                ia = gidx[g, 3]
+                ct0 = col[ia] if ia >= 0 else -1
+                ia = gidx[g, 4]
+                ct1 = col[ia] if ia >= 0 else -1
+                ia = gidx[g, 5]
+                ct2 = col[ia] if ia >= 0 else -1
+            else:
+                c0i = c1 = c2 = ct0 = ct1 = ct2 = -1
+            s00 = gtab[g, _DS + 0]
+            s01 = gtab[g, _DS + 1]
+            s02 = gtab[g, _DS + 2]
+            s10 = gtab[g, _DS + 3]
+            s11 = gtab[g, _DS + 4]
+            s12 = gtab[g, _DS + 5]
+            s20 = gtab[g, _DS + 6]
+            s21 = gtab[g, _DS + 7]
+            s22 = gtab[g, _DS + 8]
+            s30 = gtab[g, _DS + 9]
+            s31 = gtab[g, _DS + 10]
+            s32 = gtab[g, _DS + 11]
+            ct3 = -1
+            if need_jac:
+                ia = gidx[g, 6]
+                ct3 = col[ia] if ia >= 0 else -1
             for i in range(npix):
                 du = u[i] - mu_u
                 dv = v[i] - mu_v
@@ -318,12 +342,23 @@ def _accumulate_exposure(
                 av = iuv * du + ivv * dv
                 chi = du * au + dv * av
                 if chi > CHI_CUT:
+                    run = 0
                     continue
-                e = nrm * math.exp(-0.5 * chi)
+                if run > 0 and cont[i] != 0 and run < REFRESH:
+                    E = E * R
+                    R = R * Q
+                    run += 1
+                else:
+                    E = math.exp(-0.5 * chi)
+                    R = math.exp(-(au * du_s + av * dv_s) - 0.5 * c0)
+                    run = 1
+                e = nrm * E
                 G = A * e
                 m[i] += G
-                if c0 >= 0:
-                    D[c0, i] += G * au
+                if not need_jac:
+                    continue
+                if c0i >= 0:
+                    D[c0i, i] += G * au
                 if c1 >= 0:
                     D[c1, i] += G * av
                 if c2 >= 0:
@@ -332,14 +367,14 @@ def _accumulate_exposure(
                 quu = hg * (au * au - iuu)
                 quv = hg * 2.0 * (au * av - iuv)
                 qvv = hg * (av * av - ivv)
-                for t in range(4):
-                    if ct[t] >= 0:
-                        b = _DS + 3 * t
-                        D[ct[t], i] += (
-                            quu * gtab[g, b] + quv * gtab[g, b + 1] + qvv * gtab[g, b + 2]
-                        )
-                if c6 >= 0:
-                    D[c6, i] += adn * e
+                if ct0 >= 0:
+                    D[ct0, i] += quu * s00 + quv * s01 + qvv * s02
+                if ct1 >= 0:
+                    D[ct1, i] += quu * s10 + quv * s11 + qvv * s12
+                if ct2 >= 0:
+                    D[ct2, i] += quu * s20 + quv * s21 + qvv * s22
+                if ct3 >= 0:
+                    D[ct3, i] += quu * s30 + quv * s31 + qvv * s32 + adn * e
     chi2 = 0.0
     r = np.empty(npix)
     for i in range(npix):
@@ -389,10 +424,12 @@ def evaluate(
     e_sub,
     e_nsub,
     e_area,
+    e_step,
     pix_u,
     pix_v,
     pix_y,
     pix_w,
+    pix_c,
     need_jac,
     model_out,
     jtj,
@@ -443,10 +480,12 @@ def evaluate(
             col,
             e_sub[e],
             e_nsub[e],
+            e_step[e],
             pix_u[i0:i1],
             pix_v[i0:i1],
             pix_y[i0:i1],
             pix_w[i0:i1],
+            pix_c[i0:i1],
             need_jac,
             mo,
             grow,
@@ -520,10 +559,12 @@ def lm_fit(
     e_sub,
     e_nsub,
     e_area,
+    e_step,
     pix_u,
     pix_v,
     pix_y,
     pix_w,
+    pix_c,
     p_out,
     cov_out,
     info,
@@ -570,10 +611,12 @@ def lm_fit(
         e_sub,
         e_nsub,
         e_area,
+        e_step,
         pix_u,
         pix_v,
         pix_y,
         pix_w,
+        pix_c,
         True,
         empty,
         jtj,
@@ -631,10 +674,12 @@ def lm_fit(
                     e_sub,
                     e_nsub,
                     e_area,
+                    e_step,
                     pix_u,
                     pix_v,
                     pix_y,
                     pix_w,
+                    pix_c,
                     True,
                     empty,
                     jtj_t,
@@ -736,10 +781,12 @@ def lm_fit_batch(
     e_sub,
     e_nsub,
     e_area,
+    e_step,
     pix_u,
     pix_v,
     pix_y,
     pix_w,
+    pix_c,
     p_out,
     cov_out,
     info,
@@ -788,10 +835,12 @@ def lm_fit_batch(
             e_sub[e0:e1],
             e_nsub[e0:e1],
             e_area[e0:e1],
+            e_step[e0:e1],
             pix_u[q0:q1],
             pix_v[q0:q1],
             pix_y[q0:q1],
             pix_w[q0:q1],
+            pix_c[q0:q1],
             p_out[o],
             cov_out[o],
             info[o],

@@ -230,10 +230,12 @@ def _pack_args(pk: dict) -> tuple:
         pk["e_sub"],
         pk["e_nsub"],
         pk["e_area"],
+        pk["e_step"],
         pk["pix_u"],
         pk["pix_v"],
         pk["pix_y"],
         pk["pix_w"],
+        pk["pix_c"],
     )
 
 

@@ -212,24 +212,26 @@ def make_exposures(
 
 
 def exposure_pixels(obs: Observation, all_pixels: bool = False):
-    """World coordinates, data and sqrt-weight of the (good) pixels."""
+    """World coordinates, data, sqrt-weight and row-continuation flags of the (good) pixels."""
     ny, nx = obs.shape
     jac = obs.jacobian
-    yy, xx = np.mgrid[0:ny, 0:nx]
     if all_pixels:
-        sel = np.ones((ny, nx), dtype=bool)
+        yy, xx = np.divmod(np.arange(ny * nx), nx)
+        img = obs.image.ravel()
+        w = obs.weight.ravel()
     else:
         sel = obs.weight > 0
-    x = xx[sel] - jac.x0
-    y = yy[sel] - jac.y0
+        yy, xx = np.nonzero(sel)
+        img = obs.image[sel]
+        w = obs.weight[sel]
+    cont = np.zeros(len(xx), dtype=np.int64)
+    if len(xx) > 1:
+        cont[1:] = (yy[1:] == yy[:-1]) & (xx[1:] == xx[:-1] + 1)
+    x = xx - jac.x0
+    y = yy - jac.y0
     u = jac.dudx * x + jac.dudy * y
     v = jac.dvdx * x + jac.dvdy * y
-    return (
-        u.astype(np.float64),
-        v.astype(np.float64),
-        obs.image[sel].astype(np.float64),
-        np.sqrt(obs.weight[sel]).astype(np.float64),
-    )
+    return u, v, np.asarray(img, dtype=np.float64), np.sqrt(w), cont
 
 
 def pack_exposures(exps: list[Exposure], all_pixels: bool = False) -> dict[str, np.ndarray]:
@@ -244,7 +246,8 @@ def pack_exposures(exps: list[Exposure], all_pixels: bool = False) -> dict[str, 
     e_area = np.zeros(E)
     e_band = np.zeros(E, dtype=np.int64)
     e_pix = np.zeros(E + 1, dtype=np.int64)
-    us, vs, ys, ws = [], [], [], []
+    e_step = np.zeros((E, 2))
+    us, vs, ys, ws, cs = [], [], [], [], []
     for i, e in enumerate(exps):
         e_psf[i, : e.psf.shape[0]] = e.psf
         e_npsf[i] = e.psf.shape[0]
@@ -252,7 +255,9 @@ def pack_exposures(exps: list[Exposure], all_pixels: bool = False) -> dict[str, 
         e_nsub[i] = e.sub.shape[0]
         e_area[i] = e.area
         e_band[i] = e.band
-        u, v, y, w = exposure_pixels(e.obs, all_pixels)
+        u, v, y, w, c = exposure_pixels(e.obs, all_pixels)
+        e_step[i] = (e.obs.jacobian.dudx, e.obs.jacobian.dvdx)
+        cs.append(c)
         us.append(u)
         vs.append(v)
         ys.append(y)
@@ -266,10 +271,12 @@ def pack_exposures(exps: list[Exposure], all_pixels: bool = False) -> dict[str, 
         "e_sub": e_sub,
         "e_nsub": e_nsub,
         "e_area": e_area,
+        "e_step": e_step,
         "pix_u": np.concatenate(us),
         "pix_v": np.concatenate(vs),
         "pix_y": np.concatenate(ys),
         "pix_w": np.concatenate(ws),
+        "pix_c": np.concatenate(cs),
     }
 
 
