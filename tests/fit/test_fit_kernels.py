@@ -126,3 +126,22 @@ def test_hermite_table_interpolates_sersic_mixture():
         assert np.allclose(v, v_ref, rtol=1e-5)
         assert np.allclose(dw, dw_ref, atol=1e-3)
         assert np.allclose(dv, dv_ref, rtol=1e-3, atol=1e-3 * np.abs(dv_ref).max())
+
+
+def test_masked_pixels_break_row_recurrence_correctly(rng):
+    """Model values on good pixels do not depend on which neighbours are masked."""
+    lay = build_layout([parse_model("sersic")], [""])
+    p = np.array([0.05, -0.1, 30.0, np.log(0.3), 0.2, -0.15, 2.3])
+    psf = np.array([[1.0, 0.0, 0.0, 0.02, 0.0, 0.02]])
+    full = Observation(np.zeros(SHAPE), jacobian=JAC)
+    ref = model_images(lay, p, make_exposures([[full]], psf, "gauss"))[0]
+    mask = rng.random(SHAPE) < 0.3
+    holed = Observation(np.zeros(SHAPE), jacobian=JAC, mask=mask)
+    exps = make_exposures([[holed]], psf, "gauss")
+    pk = pack_exposures(exps)
+    out = np.zeros(pk["pix_u"].shape[0])
+    col = np.full(lay.nparams, -1, dtype=np.int64)
+    K.evaluate(
+        p, col, 0, *_kernel_args(lay), *_pack_args(pk), False, out, np.zeros((0, 0)), np.zeros(0)
+    )
+    assert np.allclose(out, ref[~mask], rtol=1e-12, atol=1e-14 * ref.max())
