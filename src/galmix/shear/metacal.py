@@ -382,25 +382,22 @@ class MetacalPlan:
             if t == "noshear" or gain is None:
                 gain = _noise_gain(h, nx) + (_noise_gain(hn, nx) if hn is not None else 0.0)
         self._ops = ops
-        # where each type's noise points coincide with some type's image points
+        # where each type's noise points coincide with some type's image points:
+        # R^-1 S(g) R = S(-g) for the 90-degree rotation R
         self._noise_src = None
         if self.fixnoise:
+            index = {ops[t].g: j for j, t in enumerate(types)}
             src = []
             for t in types:
-                npts = ops[t].npts
-                if npts is None:
+                g = ops[t].g
+                if ops[t].npts is None:
                     src.append(None)
                     continue
-                hit = None
-                for j, t2 in enumerate(types):
-                    p2 = ops[t2].pts
-                    if p2 is not None and np.allclose(p2, npts, rtol=0, atol=1e-12):
-                        hit = j
-                        break
-                if hit is None:
+                j = index.get((-g[0], -g[1]))
+                if j is None or ops[types[j]].pts is None:
                     src = None
                     break
-                src.append(hit)
+                src.append(j)
             self._noise_src = src
         self.noise_gain = float(gain)
         self._psf_out = None
