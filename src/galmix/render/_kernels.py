@@ -43,6 +43,8 @@ from numba import njit, prange
 CHI2_CUT = 72.0
 # half-extent in sigma of the quadrature domain (tail mass < 1e-16)
 NSIG = 8.5
+# maximum number of quadrature sub-intervals per row
+MAX_SUB = 24
 # minimum pixel-space variance (px^2) so point sources stay finite
 VAR_FLOOR = 1e-14
 
@@ -228,6 +230,9 @@ def _add_component_pix(f, mx, my, sxx, sxy, syy, pdx, pdy, side, image, xoff, yo
         nsub = math.ceil(length / (2.0 * h))
         if nsub < 1:
             nsub = 1
+        # cap for degenerate (line-like) components; they lose accuracy only
+        if nsub > MAX_SUB:
+            nsub = MAX_SUB
         sub = length / nsub
         nq = _nodes_for(sub / h)
         for m in range(nsub):
@@ -269,17 +274,17 @@ def _add_pix_pc(pc, pixel, image, xoff, yoff):
     nev = 0
     for k in range(pc.shape[0]):
         f, mx, my, sxx, sxy, syy = pc[k, 0], pc[k, 1], pc[k, 2], pc[k, 3], pc[k, 4], pc[k, 5]
-        # choose the quadrature axis with the larger smallest-scale
+        # choose the quadrature axis with the larger smallest scale h:
+        # for y-quadrature h = min(sig_y, s_x|y / |beta|)
+        #                    = sqrt(syy) * min(1, sqrt(det) / |sxy|)
         sxx_f = max(sxx, VAR_FLOOR)
         syy_f = max(syy, VAR_FLOOR)
         det = max(sxx_f * syy_f - sxy * sxy, VAR_FLOOR * VAR_FLOOR)
-        # h for y-quadrature: min(sig_y, s_x|y / |beta|) = min(sqrt(syy), sqrt(det)/|sxy|)
-        hy = math.sqrt(syy_f)
-        hx = math.sqrt(sxx_f)
+        shrink = 1.0
         if sxy != 0.0:
-            r = math.sqrt(det) / abs(sxy)
-            hy = min(hy, r)
-            hx = min(hx, r)
+            shrink = min(1.0, math.sqrt(det) / abs(sxy))
+        hy = math.sqrt(syy_f) * shrink
+        hx = math.sqrt(sxx_f) * shrink
         if hy >= hx:
             nev += _add_component_pix(
                 f, mx, my, sxx, sxy, syy, pdx, pdy, side, image, xoff, yoff, False
