@@ -3,7 +3,8 @@
 Skipped when SExtractor is not installed. Both run with SExtractor's default
 parameters (BACK_SIZE 64, BACK_FILTERSIZE 3, DETECT_THRESH 1.5, the 3x3
 default.conv filter, DEBLEND 32/0.005, CLEAN, PHOT_AUTOPARAMS 2.5, 3.5) and
-DETECT_MINAREA 5 (galmix's default; SExtractor's default.sex has 3).
+DETECT_MINAREA 5 (galmix's default; SExtractor's default.sex has 3). Without
+a weight map both threshold on the global background rms.
 """
 
 from __future__ import annotations
@@ -22,12 +23,9 @@ FRAMES = {
     "tpv": "galsim/fits_files/tpv.fits",
     "sip-wcs": "astropy/sip-wcs.fits",
 }
-# bright = SExtractor S/N > 20. Minimum fraction of bright SExtractor objects
-# that galmix detects within 2 pixels. sipsample is the M51 field: its bright
-# objects are knots of one galaxy, where sep and SExtractor deblend differently.
-MIN_MATCH = {"sipsample": 0.75, "tpv": 1.0, "sip-wcs": 1.0}
 
 
+# bright = SExtractor S/N > 20; matched = galmix barycentre within 2 pixels.
 @pytest.fixture(scope="module", params=sorted(FRAMES))
 def side_by_side(request, shared_data):
     name = request.param
@@ -49,10 +47,11 @@ def test_bright_detections_match(side_by_side):
     bright = np.asarray(sex["FLUX_AUTO"]) > 20 * np.asarray(sex["FLUXERR_AUTO"])
     assert bright.sum() >= 1
     idx, _ = crossmatch_pixels(sx, sy, det.catalog["x"], det.catalog["y"], 2.0)
-    frac = np.mean(idx[bright] >= 0)
-    assert frac >= MIN_MATCH[name], (name, frac)
-    # total numbers agree to 15 % (faint detections near threshold differ)
-    assert abs(len(det.catalog) / len(sex) - 1) < 0.15
+    # every bright SExtractor object is found, and nearly every faint one
+    assert (idx[bright] >= 0).all(), name
+    assert np.mean(idx >= 0) > 0.95, (name, np.mean(idx >= 0))
+    # total numbers agree to 5 % (+-1 object on the small frame)
+    assert abs(len(det.catalog) - len(sex)) <= max(1, 0.05 * len(sex))
 
 
 def test_flux_auto_and_positions_agree(side_by_side):
@@ -60,18 +59,22 @@ def test_flux_auto_and_positions_agree(side_by_side):
     sx = np.asarray(sex["X_IMAGE"]) - 1.0
     sy = np.asarray(sex["Y_IMAGE"]) - 1.0
     bright = np.asarray(sex["FLUX_AUTO"]) > 20 * np.asarray(sex["FLUXERR_AUTO"])
-    unblended = (np.asarray(sex["FLAGS"]) & 2) == 0
     idx, d = crossmatch_pixels(sx, sy, det.catalog["x"], det.catalog["y"], 2.0)
-    sel = bright & unblended & (idx >= 0)
-    if name != "sipsample":
-        sel = bright & (idx >= 0)
+    sel = bright & (idx >= 0)
     assert sel.sum() >= 1
     ratio = np.asarray(phot["flux_auto"])[idx[sel]] / np.asarray(sex["FLUX_AUTO"])[sel]
-    assert abs(np.median(ratio) - 1) < 0.03, (name, np.median(ratio))
+    # blended objects included: neighbours are corrected by symmetry as in
+    # SExtractor's MASK_TYPE CORRECT
+    assert abs(np.median(ratio) - 1) < 0.01, (name, np.median(ratio))
+    assert np.all(np.abs(ratio - 1) < 0.1), (name, ratio)
     # barycentres equal X_IMAGE - 1, windowed centroids XWIN_IMAGE - 1
     assert np.median(d[sel]) < 0.05
-    dxw = np.asarray(phot["xwin"])[idx[sel]] - (np.asarray(sex["XWIN_IMAGE"])[sel] - 1)
-    assert np.median(np.abs(dxw)) < 0.05
-    # errors: same variance model and gain
+    # (windowed centroids of blended objects differ: sep's winpos does not
+    # mask neighbours)
+    iso = sel & ((np.asarray(sex["FLAGS"]) & 3) == 0)
+    if iso.any():
+        dxw = np.asarray(phot["xwin"])[idx[iso]] - (np.asarray(sex["XWIN_IMAGE"])[iso] - 1)
+        assert np.median(np.abs(dxw)) < 0.05
+    # errors: same variance model (global background rms) and gain
     rerr = np.asarray(phot["flux_auto_err"])[idx[sel]] / np.asarray(sex["FLUXERR_AUTO"])[sel]
-    assert abs(np.median(rerr) - 1) < 0.1
+    assert abs(np.median(rerr) - 1) < 0.05

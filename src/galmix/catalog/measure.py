@@ -97,7 +97,7 @@ class _Band:
     background: Any
 
 
-def _prepare_band(im: FitsImage, weight: np.ndarray | None) -> _Band:
+def _prepare_band(im: FitsImage, weight: np.ndarray | None, noise: str = "global") -> _Band:
     mask = im.mask.copy()
     if weight is not None:
         mask |= weight <= 0
@@ -105,6 +105,9 @@ def _prepare_band(im: FitsImage, weight: np.ndarray | None) -> _Band:
     if weight is not None:
         with np.errstate(divide="ignore"):
             var = np.where(weight > 0, 1.0 / np.where(weight > 0, weight, 1.0), np.inf)
+    elif noise == "global":
+        # as SExtractor without a weight map: one rms for the whole image
+        var = np.full(im.data.shape, bkg.global_rms**2)
     else:
         var = bkg.rms**2
     sub = np.where(mask, 0.0, im.data - bkg.level)
@@ -186,6 +189,7 @@ def measure_images(
     moments: bool = True,
     fit_model: str | None = "sersic",
     fit_bands: str = "first",
+    noise: str = "global",
     progress: Callable[[Any], Any] | None = None,
 ) -> MeasureResult:
     """Detect and measure every object on one or more FITS images.
@@ -229,6 +233,9 @@ def measure_images(
         Measure adaptive moments.
     fit_model : str or None
         Model for the fits (``"sersic"``, ``"exp"``, ...); None: no fit.
+    noise : {"global", "map"}
+        Noise model without weight maps: the global background rms
+        (SExtractor's default) or the interpolated rms map.
     fit_bands : {"first", "all"}
         Fit the first image only (default; per-band fluxes come from the
         AUTO photometry) or every image.
@@ -268,6 +275,8 @@ def measure_images(
 
     if not paths:
         raise GalmixValueError("paths must name at least one image")
+    if noise not in ("global", "map"):
+        raise GalmixValueError(f"noise must be 'global' or 'map', got {noise!r}")
     if fit_bands not in ("first", "all"):
         raise GalmixValueError(f"fit_bands must be 'first' or 'all', got {fit_bands!r}")
     if detect_on not in ("first", "chi2"):
@@ -296,7 +305,7 @@ def measure_images(
     for i, im in enumerate(images):
         w = _read_weight(weights[i], im.shape, hdu) if weights else None
         try:
-            bands.append(_prepare_band(im, w))
+            bands.append(_prepare_band(im, w, noise))
         except GalmixValueError as exc:
             raise GalmixValueError(f"{im.path.name}: {exc}") from exc
 
@@ -316,10 +325,9 @@ def measure_images(
             deblend_cont=deblend_cont,
         )
     else:
-        w0 = None if not weights else b0.variance
         det = detect(
             ref.data,
-            variance=w0,
+            variance=b0.variance,
             mask=b0.mask,
             threshold=threshold,
             minarea=minarea,

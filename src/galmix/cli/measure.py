@@ -88,6 +88,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="first",
         help="fit the first image only (default) or every image",
     )
+    p.add_argument(
+        "--noise-map",
+        action="store_true",
+        help="without --weight, use the background rms map instead of its global value",
+    )
     p.add_argument("--no-moments", action="store_true", help="skip adaptive moments")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -120,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             moments=not args.no_moments,
             fit_model=args.model,
             fit_bands=args.fit_bands,
+            noise="map" if args.noise_map else "global",
             progress=progress,
         )
         paths = write_catalog(result.catalog, Path(args.out))

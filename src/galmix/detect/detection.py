@@ -135,6 +135,7 @@ def detect(
     filter_size: int = 3,
     clean: bool = True,
     clean_param: float = 1.0,
+    noise: str = "global",
 ) -> Detections:
     """Detect, segment and deblend sources, as SExtractor does.
 
@@ -150,8 +151,9 @@ def detect(
     image : array_like, 2-d
         The image. Non-finite pixels are masked automatically.
     variance : array_like or float, optional
-        Per-pixel noise variance. Default: the background rms squared.
-        Pixels with non-finite or non-positive variance are masked.
+        Per-pixel noise variance. Default: from the background estimate,
+        see ``noise``. Pixels with non-finite or non-positive variance are
+        masked.
     mask : array_like of bool, optional
         True where pixels are bad.
     threshold : float
@@ -172,6 +174,10 @@ def detect(
         Background mesh parameters for :func:`estimate_background`.
     clean, clean_param : bool, float
         SExtractor ``CLEAN`` and ``CLEAN_PARAM``.
+    noise : {"global", "map"}
+        Without ``variance``: threshold on the global background rms (as
+        SExtractor does without a weight map; robust where extended light
+        inflates the local rms) or on the interpolated rms map.
 
     Returns
     -------
@@ -202,6 +208,8 @@ def detect(
     for name, value in (("threshold", threshold), ("deblend_cont", deblend_cont)):
         if not math.isfinite(float(value)) or float(value) <= 0:
             raise GalmixValueError(f"{name} must be positive and finite, got {value!r}")
+    if noise not in ("global", "map"):
+        raise GalmixValueError(f"noise must be 'global' or 'map', got {noise!r}")
     if int(minarea) != minarea or minarea < 1:
         raise GalmixValueError(f"minarea must be a positive integer, got {minarea!r}")
     if int(deblend_nthresh) != deblend_nthresh or deblend_nthresh < 1:
@@ -250,7 +258,7 @@ def detect(
     sub[bad] = 0.0
     sub = np.ascontiguousarray(sub)
     if var is None:
-        var = bkg.rms**2
+        var = np.full(data.shape, bkg.global_rms**2) if noise == "global" else bkg.rms**2
     var = np.ascontiguousarray(np.where(bad, np.inf, var))
 
     kernel = None
