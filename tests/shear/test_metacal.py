@@ -303,3 +303,30 @@ def test_metacal_batch_equals_per_call():
         for t in b:
             np.testing.assert_allclose(b[t].image, s[t].image, rtol=0, atol=1e-12)
             np.testing.assert_allclose(b[t].noise, s[t].noise, rtol=0, atol=1e-12)
+
+
+def test_psf_image_on_another_grid():
+    """A PSF image sampled on a finer, rotated grid: its pixel is swapped for the image's."""
+    m = JACOBIANS["shearwcs"]
+    gal = galsim.Exponential(half_light_radius=0.4, flux=10.0).shear(g1=0.05, g2=0.0)
+    psf = galsim.Gaussian(fwhm=0.7).shear(g1=0.03, g2=0.02)
+    n = 49
+    img = (
+        galsim.Convolve(gal, psf, gsparams=HIGH_ACC)
+        .drawImage(nx=n, ny=n, wcs=_wcs(m), dtype=np.float64)
+        .array
+    )
+    mp = jacobian_matrix(0.1, 0.0, 0.0, 0.3)
+    pimg = psf.drawImage(nx=65, ny=65, wcs=_wcs(mp), dtype=np.float64).array
+    obs = Observation(
+        img,
+        jacobian=Jacobian.from_matrix(m, 24, 24),
+        psf=Observation(pimg, jacobian=Jacobian.from_matrix(mp, 32, 32)),
+    )
+    out = reconvolve(obs, Gaussian(1.0, 0.5), g1=0.01)
+    ref = (
+        galsim.Convolve(gal.shear(g1=0.01, g2=0.0), galsim.Gaussian(sigma=0.5), gsparams=HIGH_ACC)
+        .drawImage(nx=n, ny=n, wcs=_wcs(m), dtype=np.float64)
+        .array
+    )
+    assert np.max(np.abs(out.image - ref)) < 1e-4 * ref.max()
