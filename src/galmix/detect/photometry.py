@@ -220,7 +220,7 @@ def photometry(
         rhalf = np.asarray(rhalf, dtype=np.float64)
         rhalf = np.where(bad_flux | ~np.isfinite(rhalf), np.nan, rhalf)
         sig = 2.0 * np.where(np.isfinite(rhalf) & (rhalf > 0), rhalf, 1.0) / 2.35
-        xw, yw, _ = sep.winpos(data, x, y, sig, **mask_kw)
+        xw, yw = _windowed(data, seg, bad, ids, x, y, sig)
         xw = np.asarray(xw, dtype=np.float64)
         yw = np.asarray(yw, dtype=np.float64)
         # the windowed centroid must stay near the barycentre
@@ -278,6 +278,38 @@ def _corrected_sums(
         status,
     )
     return flux, fvar, status
+
+
+def _windowed(
+    data: np.ndarray,
+    seg: np.ndarray | None,
+    bad: np.ndarray,
+    ids: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    sig: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    from galmix.detect._photometry_nb import windowed_centroids
+
+    n = len(x)
+    xw = np.empty(n)
+    yw = np.empty(n)
+    nit = np.zeros(n, dtype=np.int64)
+    windowed_centroids(
+        data,
+        seg if seg is not None else np.zeros((1, 1), dtype=np.int32),
+        np.ascontiguousarray(bad, dtype=np.uint8),
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(y, dtype=np.float64),
+        np.ascontiguousarray(sig, dtype=np.float64),
+        np.ascontiguousarray(ids, dtype=np.int32),
+        1 if seg is not None else 0,
+        16,
+        xw,
+        yw,
+        nit,
+    )
+    return xw, yw
 
 
 def _status_flags(status: np.ndarray) -> np.ndarray:
