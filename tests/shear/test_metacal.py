@@ -330,3 +330,24 @@ def test_psf_image_on_another_grid():
         .array
     )
     assert np.max(np.abs(out.image - ref)) < 1e-4 * ref.max()
+
+
+@pytest.mark.parametrize("wcs_g", [(0.1, 0.0), (0.1, 0.1)])
+@pytest.mark.parametrize("kernel", ["gauss", "fitgauss"])
+def test_seed_000_crazy_wcs(wcs_g, kernel):
+    """ngmix issue #72 set-up: Gaussian PSF FWHM 0.9", 33x33 stamps, ShearWCS(0.263, g)."""
+    wcs = galsim.ShearWCS(0.263, galsim.Shear(g1=wcs_g[0], g2=wcs_g[1])).jacobian()
+    m = wcs.getMatrix()
+    psf = galsim.Gaussian(fwhm=0.9)
+    e = {}
+    for sign in (1, -1):
+        gal = galsim.Exponential(half_light_radius=0.5).shear(g1=0.02 * sign, g2=0.0)
+        obs = _obs(m, gal, psf, n=33, npsf=33, offset=(0.21, -0.33))
+        mc = metacal(obs, psf=kernel, fixnoise=False, keep_noise=False)
+        e[sign] = {t: gauss_moments(o, 1.2) for t, o in mc.items()}
+    r11 = sum(e[s]["1p"].e1 - e[s]["1m"].e1 for s in (1, -1)) / 0.04
+    r22 = sum(e[s]["2p"].e2 - e[s]["2m"].e2 for s in (1, -1)) / 0.04
+    mbias = (e[1]["noshear"].e1 - e[-1]["noshear"].e1) / 2 / r11 / 0.02 - 1
+    cbias = (e[1]["noshear"].e2 + e[-1]["noshear"].e2) / 2 / r22
+    assert abs(mbias) < 1e-3  # ngmix reported -0.2 to -0.39 here
+    assert abs(cbias) < 1e-4
