@@ -780,9 +780,11 @@ def reconvolve(
     Returns
     -------
     Observation
-        With ``psf=target_psf``, weight scaled for the filtered noise
-        (uniform, from the median input variance when the grid changes) and
-        ``noise`` transformed the same way when ``obs.noise`` is given.
+        With ``psf=target_psf``, weight scaled by the white-noise variance
+        gain of the filter (uniform, from the median input variance, when the
+        grid changes; the per-pixel variance is then the continuum estimate,
+        good to ~10 %; the output noise is correlated) and ``noise``
+        transformed the same way when ``obs.noise`` is given.
 
     Examples
     --------
