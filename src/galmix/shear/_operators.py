@@ -193,12 +193,6 @@ class Target:
         data = np.array(data, dtype=np.float64)
         return cls(lambda kap: gmix_kvalue(data, kap[0], kap[1]), data, "gmix")
 
-    @classmethod
-    def from_psf_observation(cls, psf_obs: Observation) -> Target:
-        """The PSF image (with its own pixel divided out) as a kernel."""
-        model = ImagePSF(psf_obs, psf_obs.jacobian, psf_obs.pixel)
-        return cls(model.prepixel_world_kvalue, None, "image")
-
     def world_kvalue(self, kappa: np.ndarray) -> np.ndarray:
         return self._world_kvalue(kappa)
 

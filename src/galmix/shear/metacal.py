@@ -321,7 +321,11 @@ class MetacalPlan:
         elif isinstance(kernel, Target):
             target = kernel
         elif isinstance(kernel, Observation):
-            target = Target.from_psf_observation(kernel)
+            # a PSF image is the effective PSF of the output (pixel included,
+            # swapped for this grid's pixel when its grid differs)
+            eff = ImagePSF(kernel, jacobian, pixel)
+            jt = jacobian.matrix.T
+            target = Target(lambda kap: eff.kvalue(jt @ kap), None, "image")
         else:
             data = as_gmix_data(kernel)
             if data is None:
