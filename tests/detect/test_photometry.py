@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 from astropy.table import Table
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from galmix.catalog import match_truth
 from galmix.detect import detect, photometry
@@ -210,3 +212,36 @@ def test_neighbour_correction_protects_centroid_and_flux(rng):
     assert abs(phot["flux_auto"][j] / 2000.0 - 1) < 0.08
     plain = photometry(det.image, det.variance, det.catalog)
     assert plain["flux_auto"][j] > 3 * phot["flux_auto"][j]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    scale=st.floats(0.1, 50.0),
+    shift=st.tuples(st.integers(-10, 10), st.integers(-10, 10)),
+    theta=st.floats(-1.5, 1.5),
+)
+def test_photometry_linear_and_translation_invariant(scale, shift, theta):
+    """Fluxes scale with the image, errors do not; integer shifts change nothing."""
+    rng = np.random.default_rng(11)
+    base = _gauss_pixel_integrated((96, 96), 47.3, 46.6, 2.5, 3000.0)
+    base = base + _gauss_pixel_integrated((96, 96), 55.0, 52.0, 1.5, 800.0)
+    base = base + rng.normal(0.0, 0.3, base.shape)
+    cat = Table({"id": [1], "x": [47.3], "y": [46.6], "a": [3.0], "b": [2.0], "theta": [theta]})
+    seg = np.zeros(base.shape, np.int32)
+    seg[49:56, 52:59] = 2  # a neighbour's footprint
+    ref = photometry(base, 0.09, cat, seg, apertures=[4.0])
+    scaled = photometry(base * scale, 0.09, cat, seg, apertures=[4.0])
+    for col in ("flux_auto", "flux_aper_0"):
+        assert scaled[col][0] == pytest.approx(scale * ref[col][0], rel=1e-9)
+    assert scaled["flux_auto_err"][0] == pytest.approx(ref["flux_auto_err"][0], rel=1e-9)
+    assert scaled["kron_radius"][0] == pytest.approx(ref["kron_radius"][0], rel=1e-6)
+    dx, dy = shift
+    moved = np.roll(np.roll(base, dy, axis=0), dx, axis=1)
+    mseg = np.roll(np.roll(seg, dy, axis=0), dx, axis=1)
+    mcat = Table(
+        {"id": [1], "x": [47.3 + dx], "y": [46.6 + dy], "a": [3.0], "b": [2.0], "theta": [theta]}
+    )
+    out = photometry(moved, 0.09, mcat, mseg, apertures=[4.0])
+    for col in ("flux_auto", "flux_aper_0", "flux_auto_err", "kron_radius"):
+        assert out[col][0] == pytest.approx(ref[col][0], rel=1e-6)
+    assert out["xwin"][0] - dx == pytest.approx(ref["xwin"][0], abs=1e-6)
