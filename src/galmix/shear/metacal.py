@@ -237,6 +237,7 @@ class _TypeOp:
     h: np.ndarray  # T(q) / psi(B q) on the output rfft grid
     npts: np.ndarray | None  # points for the fixnoise term (None = on grid)
     hn: np.ndarray | None  # fixnoise filter
+    noise_filter: np.ndarray  # sqrt(|h|^2 + |hn|^2): amplitude filter of the output noise
 
 
 class MetacalPlan:
@@ -382,7 +383,8 @@ class MetacalPlan:
                     hn = _safe_ratio(t_n, psi_n).reshape(self._kshape)
                 else:
                     hn = _hermitian_full(h, nx)[perm]
-            ops[t] = _TypeOp(g, pts, h, npts, hn)
+            nf = np.abs(h) ** 2 + (np.abs(hn) ** 2 if hn is not None else 0.0)
+            ops[t] = _TypeOp(g, pts, h, npts, hn, np.sqrt(nf))
             if t == "noshear" or gain is None:
                 gain = _noise_gain(h, nx) + (_noise_gain(hn, nx) if hn is not None else 0.0)
         self._ops = ops
@@ -464,13 +466,15 @@ class MetacalPlan:
             rng_ = _rng(rng)
         nz = noise if noise is not None else obs.noise
         img_stack = [obs.image]
-        if keep_noise:
-            img_stack.append(_make_noise(obs, rng_))
         noise_stack = []
         if self.fixnoise:
             noise_stack.append(nz if nz is not None else _make_noise(obs, rng_))
-            if keep_noise:
-                noise_stack.append(_make_noise(obs, rng_))
+        # the returned noise realisation: a fresh noise field filtered on the grid
+        # by the exact output noise filter sqrt(|H|^2 + |H'|^2) (same power
+        # spectrum as the image's processed noise, no off-grid evaluation)
+        z_noise = None
+        if keep_noise:
+            z_noise = scipy.fft.rfft2(_make_noise(obs, rng_), workers=1)
         img_stack = np.asarray(img_stack)
         # exact transforms on the grid (for unsheared operators), interpolated elsewhere
         grid_img = centred_dft(img_stack, c)
@@ -508,6 +512,8 @@ class MetacalPlan:
                 f_n = grid_n if f_n_all[j] is None else f_n_all[j].reshape((-1, *self._kshape))
                 spec = spec + f_n * op.hn
             spec *= phase_out
+            if z_noise is not None:
+                spec = np.concatenate([spec, (z_noise * op.noise_filter)[None]])
             res = scipy.fft.irfft2(spec, s=self.shape, axes=(-2, -1), workers=1)
             image = res[0]
             noise_out = res[1] if keep_noise else None
@@ -635,7 +641,10 @@ def metacal(
         (pass one for reproducible results).
     keep_noise : bool
         Also return, as each output's ``noise``, an independent realisation
-        of the output image's noise (for later detection/metadetection).
+        of the output image's noise (for later detection/metadetection): a
+        fresh noise field (weight map / correlation) filtered by the exact
+        output noise filter ``sqrt(|H|^2 + |H'|^2)`` of that type, so it
+        has the power spectrum of the image's processed noise.
     with_pixel : bool
         Integrate the reconvolved image over the output pixels (in the
         grid's own frame) instead of sampling it at the pixel centres. The
