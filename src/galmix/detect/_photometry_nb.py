@@ -193,3 +193,61 @@ def windowed_centroids(data, seg, bad, x, y, sig, ids, use_seg, maxiter, xout, y
         xout[k] = xc
         yout[k] = yc
         niter[k] = used
+
+
+@njit(cache=True, parallel=True)
+def half_flux_radii(data, seg, bad, x, y, rmax, norm, ids, use_seg, frac, nsub, nbins, out):
+    """Radius of the circle holding ``frac`` of ``norm`` (SExtractor ``FLUX_RADIUS``).
+
+    The growth curve is accumulated in ``nbins`` radial bins out to ``rmax``
+    on an ``nsub x nsub`` sub-pixel grid, with neighbours' and bad pixels
+    replaced by their mirror image through the centre (dropped when that is
+    unusable too), and interpolated linearly. NaN when the target is not
+    reached or ``norm <= 0``.
+    """
+    ny, nx = data.shape
+    n = x.shape[0]
+    step = 1.0 / nsub
+    for k in prange(n):
+        out[k] = np.nan
+        target = frac * norm[k]
+        if not (target > 0.0):
+            continue
+        xc = x[k]
+        yc = y[k]
+        r = rmax[k]
+        dr = r / nbins
+        hist = np.zeros(nbins + 1)
+        oid = ids[k]
+        i0 = max(math.floor(xc - r - 1.0), 0)
+        i1 = min(math.ceil(xc + r + 1.0), nx - 1)
+        j0 = max(math.floor(yc - r - 1.0), 0)
+        j1 = min(math.ceil(yc + r + 1.0), ny - 1)
+        for j in range(j0, j1 + 1):
+            for i in range(i0, i1 + 1):
+                pi = i
+                pj = j
+                if bad[j, i] or (use_seg and seg[j, i] != 0 and seg[j, i] != oid):
+                    pi = math.floor(2.0 * xc - i + 0.5)
+                    pj = math.floor(2.0 * yc - j + 0.5)
+                    if pi < 0 or pj < 0 or pi > nx - 1 or pj > ny - 1:
+                        continue
+                    if bad[pj, pi] or (use_seg and seg[pj, pi] != 0 and seg[pj, pi] != oid):
+                        continue
+                v = data[pj, pi] / (nsub * nsub)
+                for sj in range(nsub):
+                    ddy = j - yc + (sj + 0.5) * step - 0.5
+                    for si in range(nsub):
+                        ddx = i - xc + (si + 0.5) * step - 0.5
+                        rr = math.sqrt(ddx * ddx + ddy * ddy)
+                        b = int(rr / dr)
+                        if b < nbins:
+                            hist[b] += v
+        cum = 0.0
+        for b in range(nbins):
+            new = cum + hist[b]
+            if new >= target:
+                f = (target - cum) / hist[b] if hist[b] > 0 else 0.0
+                out[k] = (b + f) * dr
+                break
+            cum = new

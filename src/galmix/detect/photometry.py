@@ -207,16 +207,7 @@ def photometry(
         # flux_auto is the normalisation, so its aperture bounds the search
         rmax = np.maximum(a * scale, 3.0)
         norm = np.where(bad_flux, np.nan, flux)
-        rhalf, _ = sep.flux_radius(
-            data,
-            x,
-            y,
-            rmax,
-            0.5,
-            normflux=np.nan_to_num(norm, nan=1.0),
-            subpix=5,
-            **mask_kw,
-        )
+        rhalf = _half_flux_radius(data, seg, bad, ids, x, y, rmax, np.nan_to_num(norm, nan=0.0))
         rhalf = np.asarray(rhalf, dtype=np.float64)
         rhalf = np.where(bad_flux | ~np.isfinite(rhalf), np.nan, rhalf)
         sig = 2.0 * np.where(np.isfinite(rhalf) & (rhalf > 0), rhalf, 1.0) / 2.35
@@ -310,6 +301,37 @@ def _windowed(
         nit,
     )
     return xw, yw
+
+
+def _half_flux_radius(
+    data: np.ndarray,
+    seg: np.ndarray | None,
+    bad: np.ndarray,
+    ids: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    rmax: np.ndarray,
+    norm: np.ndarray,
+) -> np.ndarray:
+    from galmix.detect._photometry_nb import half_flux_radii
+
+    out = np.empty(len(x))
+    half_flux_radii(
+        data,
+        seg if seg is not None else np.zeros((1, 1), dtype=np.int32),
+        np.ascontiguousarray(bad, dtype=np.uint8),
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(y, dtype=np.float64),
+        np.ascontiguousarray(rmax, dtype=np.float64),
+        np.ascontiguousarray(norm, dtype=np.float64),
+        np.ascontiguousarray(ids, dtype=np.int32),
+        1 if seg is not None else 0,
+        0.5,
+        5,
+        400,
+        out,
+    )
+    return out
 
 
 def _status_flags(status: np.ndarray) -> np.ndarray:
