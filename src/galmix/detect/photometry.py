@@ -41,10 +41,13 @@ def photometry(
     inside the detection ellipse scaled by 6; the flux is summed in the
     ellipse ``(a, b, theta)`` scaled by ``max(kron_factor * r1, min_radius)``
     (both ``r1`` and ``min_radius`` in units of ``a`` and ``b``). Pixels of
-    other objects (from ``segmentation``) are excluded; masked pixels are
-    replaced by the mean of the aperture (area correction). Errors are the
-    square root of the summed variance plus, if ``gain`` is given, the
-    Poisson term ``flux / gain``.
+    other objects (from ``segmentation``) and masked pixels inside an
+    aperture are replaced by the pixel symmetric through the object's centre
+    (SExtractor's ``MASK_TYPE CORRECT``), or dropped when that one is
+    unusable too; pixels cut by an aperture boundary count with their
+    covered fraction. Errors are the square root of the summed variance
+    plus, if ``gain`` is given, the Poisson term ``flux / gain``. The
+    half-light radius and windowed centroid use the same correction.
 
     Parameters
     ----------
