@@ -936,3 +936,89 @@ def adaptive_moments_nb(image, weight, jac, T0, niter, out):
     out[4] = Iuv
     out[5] = Ivv
     out[6] = ok
+
+
+@njit(cache=True)
+def _moments_packed(u, v, y, T0, lim, niter, out):
+    """:func:`adaptive_moments_nb` on a packed list of good pixels (world coordinates)."""
+    npix = u.shape[0]
+    flux = 0.0
+    for i in range(npix):
+        flux += y[i]
+    Iuu = 0.5 * T0
+    Iuv = 0.0
+    Ivv = 0.5 * T0
+    u0 = 0.0
+    v0 = 0.0
+    ok = 0.0
+    for _ in range(niter):
+        det = Iuu * Ivv - Iuv * Iuv
+        if not det > 0:
+            break
+        s = 0.0
+        su = 0.0
+        sv = 0.0
+        suu = 0.0
+        suv = 0.0
+        svv = 0.0
+        for i in range(npix):
+            du = u[i] - u0
+            dv = v[i] - v0
+            chi = (Ivv * du * du - 2.0 * Iuv * du * dv + Iuu * dv * dv) / det
+            if chi > 100.0:
+                continue
+            w = math.exp(-0.5 * chi) * y[i]
+            s += w
+            su += w * du
+            sv += w * dv
+            suu += w * du * du
+            suv += w * du * dv
+            svv += w * dv * dv
+        if not s > 0:
+            break
+        mu = su / s
+        mv = sv / s
+        muu = suu / s - mu * mu
+        muv = suv / s - mu * mv
+        mvv = svv / s - mv * mv
+        nu0 = u0 + mu
+        nv0 = v0 + mv
+        if abs(nu0) > lim or abs(nv0) > lim:
+            break
+        mdet = muu * mvv - muv * muv
+        if not mdet > 0:
+            break
+        a11 = mvv / mdet - Ivv / det
+        a12 = -muv / mdet + Iuv / det
+        a22 = muu / mdet - Iuu / det
+        adet = a11 * a22 - a12 * a12
+        if a11 > 0 and a22 > 0 and adet > 0:
+            Iuu = a22 / adet
+            Iuv = -a12 / adet
+            Ivv = a11 / adet
+        else:
+            Iuu = 2.0 * muu
+            Iuv = 2.0 * muv
+            Ivv = 2.0 * mvv
+        u0 = nu0
+        v0 = nv0
+        ok = 1.0
+    out[0] = flux
+    out[1] = u0
+    out[2] = v0
+    out[3] = Iuu
+    out[4] = Iuv
+    out[5] = Ivv
+    out[6] = ok
+
+
+@njit(cache=True, parallel=True)
+def moments_batch(e_pix, pix_u, pix_v, pix_y, exps, T0, lim, niter, out):
+    """Adaptive moments of exposures ``exps`` (packed pixels) in parallel; -1 = skip."""
+    for k in prange(exps.shape[0]):
+        e = exps[k]
+        if e < 0:
+            continue
+        i0 = e_pix[e]
+        i1 = e_pix[e + 1]
+        _moments_packed(pix_u[i0:i1], pix_v[i0:i1], pix_y[i0:i1], T0[k], lim[k], niter, out[k])

@@ -18,10 +18,12 @@ from galmix.fit.core import (
     bound_flags,
     default_guess,
     prepare_problem,
+    psf_T,
     status_flags,
     to_user,
 )
 from galmix.fit.data import make_exposures, normalize_observations, pack_exposures
+from galmix.fit.guess import guess_from_moments
 from galmix.fit.models import G_MAX, build_layout, parse_model
 
 __all__ = ["fit_batch"]
@@ -121,10 +123,10 @@ def fit_batch(
         bands = [""]
     layout = build_layout([m], bands)
     P = layout.nparams
-    prepared = []
     flags = np.zeros(nobj, dtype=np.int64)
-    free = None
     psf_cache: dict = {}
+    # 1. exposures (PSF mixtures cached per PSF object)
+    exps_by_obj: list[list | None] = []
     for k, o in enumerate(observations):
         try:
             b, olists = normalize_observations(o)
@@ -133,12 +135,61 @@ def fit_batch(
             exps = make_exposures(
                 olists, psf, settings.pixel_scheme, settings.psf_ngauss, psf_cache
             )
-            p0 = default_guess(layout, exps, [m])
+            for e in exps:
+                flags[k] |= e.flags
+            exps_by_obj.append(exps)
+        except Exception:
+            flags[k] |= int(FLAGS.BAD_INPUT)
+            exps_by_obj.append(None)
+    # 2. pack all pixels
+    all_exps = []
+    o_exp = np.zeros(nobj + 1, dtype=np.int64)
+    for k in range(nobj):
+        if exps_by_obj[k] is not None:
+            all_exps.extend(exps_by_obj[k])
+        o_exp[k + 1] = len(all_exps)
+    pk = pack_exposures(all_exps) if all_exps else None
+    # 3. adaptive moments of each object's first exposure per band, in parallel
+    nb = len(bands)
+    mexp = np.full(nobj * nb, -1, dtype=np.int64)
+    T0 = np.ones(nobj * nb)
+    lim = np.ones(nobj * nb)
+    pT = np.zeros(nobj * nb)
+    scales = np.ones(nobj * nb)
+    for k in range(nobj):
+        exps = exps_by_obj[k]
+        if exps is None:
+            continue
+        for j, e in enumerate(exps):
+            q = k * nb + e.band
+            if mexp[q] >= 0:
+                continue
+            mexp[q] = o_exp[k] + j
+            sc = e.obs.jacobian.scale
+            pT[q] = psf_T(e)
+            scales[q] = sc
+            T0[q] = max(2.0 * (2.0 * sc) ** 2, pT[q])
+            lim[q] = 0.25 * min(e.obs.shape) * sc
+    mom = np.zeros((nobj * nb, 7))
+    if pk is not None:
+        K.moments_batch(pk["e_pix"], pk["pix_u"], pk["pix_v"], pk["pix_y"], mexp, T0, lim, 8, mom)
+    # 4. starting points, bounds, priors
+    prepared = []
+    free = None
+    for k in range(nobj):
+        exps = exps_by_obj[k]
+        if exps is None:
+            prepared.append(None)
+            continue
+        try:
+            mg = {
+                b: guess_from_moments(mom[k * nb + b], pT[k * nb + b], scales[k * nb + b])
+                for b in range(nb)
+            }
+            p0 = default_guess(layout, exps, [m], mg=mg)
             g = guesses[k] if guesses is not None else None
             p, lo, hi, pmu, pis, fr = prepare_problem(layout, p0, g, fixed, bounds, priors)
             free = fr
-            for e in exps:
-                flags[k] |= e.flags
             if not np.all(np.isfinite(p[np.isfinite(p)])):
                 raise GalmixValueError("non-finite guess")
             prepared.append((exps, p, lo, hi, pmu, pis))
@@ -149,13 +200,6 @@ def fit_batch(
         free = np.arange(P, dtype=np.int64)
     nfree = len(free)
     good_idx = [k for k in range(nobj) if prepared[k] is not None]
-    # pack everything
-    all_exps = []
-    o_exp = np.zeros(nobj + 1, dtype=np.int64)
-    for k in range(nobj):
-        if prepared[k] is not None:
-            all_exps.extend(prepared[k][0])
-        o_exp[k + 1] = len(all_exps)
     p0 = np.zeros((nobj, P))
     lo = np.full((nobj, P), -np.inf)
     hi = np.full((nobj, P), np.inf)
@@ -167,8 +211,7 @@ def fit_batch(
     cov = np.full((nobj, nfree, nfree), np.nan)
     info = np.zeros((nobj, 6))
     skip = np.array([prepared[k] is None for k in range(nobj)])
-    if all_exps:
-        pk = pack_exposures(all_exps)
+    if pk is not None:
         old = None
         if nthreads is not None:
             import numba

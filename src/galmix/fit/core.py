@@ -169,20 +169,26 @@ def _is_size(name: str) -> bool:
     return "half_light_radius" in name
 
 
+def psf_T(e: Exposure) -> float:
+    """``T = Iuu + Ivv`` of an exposure's (centred, pixel-including) PSF mixture."""
+    psf = e.psf
+    return float(np.sum(psf[:, 0] * (psf[:, 3] + psf[:, 5] + psf[:, 1] ** 2 + psf[:, 2] ** 2)))
+
+
 def default_guess(
-    layout: Layout, exps: list[Exposure], models: Sequence[Model], centres=None
+    layout: Layout, exps: list[Exposure], models: Sequence[Model], centres=None, mg=None
 ) -> np.ndarray:
-    """Internal parameter vector guessed from moments of each band's first exposure."""
+    """Internal parameter vector guessed from moments of each band's first exposure.
+
+    ``mg`` (band index -> guess dict) may hold precomputed moment guesses.
+    """
     p = np.zeros(layout.nparams)
     nb = max(len(layout.bands), 1)
-    first = {}
-    for e in exps:
-        first.setdefault(e.band, e)
-    mg = {}
-    for b, e in first.items():
-        psf = e.psf
-        psf_T = float(np.sum(psf[:, 0] * (psf[:, 3] + psf[:, 5] + psf[:, 1] ** 2 + psf[:, 2] ** 2)))
-        mg[b] = moments_guess(e.obs, psf_T=psf_T)
+    if mg is None:
+        first = {}
+        for e in exps:
+            first.setdefault(e.band, e)
+        mg = {b: moments_guess(e.obs, psf_T=psf_T(e)) for b, e in first.items()}
     ref = mg[0]
     for oi, m in enumerate(models):
         pre = f"o{oi}_" if len(models) > 1 else ""

@@ -8,7 +8,7 @@ import numpy as np
 
 from galmix.image import Observation
 
-__all__ = ["moments_guess"]
+__all__ = ["guess_from_moments", "moments_guess"]
 
 
 def moments_guess(obs: Observation, psf_T: float = 0.0, niter: int = 8) -> dict[str, float]:
@@ -57,6 +57,21 @@ def moments_guess(obs: Observation, psf_T: float = 0.0, niter: int = 8) -> dict[
         niter,
         out,
     )
+    return guess_from_moments(out, psf_T, scale)
+
+
+def guess_from_moments(out, psf_T: float, scale: float) -> dict[str, float]:
+    """Turn raw adaptive moments ``[flux, u0, v0, Iuu, Iuv, Ivv, ok]`` into a guess dict.
+
+    Removes the PSF ``T``, converts to a Gaussian-equivalent half-light
+    radius and a reduced shear (boosted for PSF dilution, capped at 0.8).
+
+    Examples
+    --------
+    >>> g = guess_from_moments([10.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0], psf_T=0.0, scale=0.2)
+    >>> round(g["half_light_radius"], 4), g["g1"]
+    (1.1774, 0.0)
+    """
     flux, u0, v0, Iuu, Iuv, Ivv, okf = (float(x) for x in out)
     ok = okf > 0
     T = Iuu + Ivv
