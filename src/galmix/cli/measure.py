@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "adaptive moments and (with a PSF) model fits on one or more FITS images; writes "
             "DIR/catalog.parquet and DIR/catalog.fits. With several images, per-band columns "
             "get a '{band}_' prefix (band from the FILTER header or the file name); detection "
-            "runs on the first image (or a chi2 coadd with --detect chi2)."
+            "runs on the first image (or a chi2 coadd with --detect chi2). Give the images "
+            "before options that take several values (--weight, --zeropoint, --apertures)."
         ),
     )
     p.add_argument("images", nargs="+", metavar="IMAGE.fits", help="FITS image(s)")
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=None,
         metavar="W.fits",
-        help="inverse-variance map(s), one per image (default: background rms)",
+        help="inverse-variance map(s), one per image (default: the global background rms)",
     )
     psf = p.add_mutually_exclusive_group()
     psf.add_argument(
