@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +124,13 @@ def _fit_psf_image(psf_obs: Observation, ngauss: int) -> tuple[np.ndarray, int]:
     return cands[0][1], cands[0][2]
 
 
+#: PSF-image mixtures memoised per (immutable) PSF Observation object, so
+#: repeated fits with the same PSF (expdev, batches, refits) fit it once. The
+#: fit is deterministic, so the memo never changes results; entries vanish
+#: with their Observation.
+_PSF_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def psf_gmix(psf: Any, ngauss: int = 3, cache: dict | None = None) -> tuple[np.ndarray, int, bool]:
     """PSF as a normalised, centred ``(J, 6)`` mixture; returns (array, flags, has_pixel).
 
@@ -136,11 +144,16 @@ def psf_gmix(psf: Any, ngauss: int = 3, cache: dict | None = None) -> tuple[np.n
         key = id(psf)
         if cache is not None and key in cache:
             return cache[key]
-        try:
-            arr, flags = _fit_psf_image(psf, ngauss)
-        except Exception:
-            arr = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
-            flags = int(FLAGS.PSF_FIT_FAILED)
+        memo = _PSF_MEMO.get(psf)
+        if memo is not None and ngauss in memo:
+            arr, flags = memo[ngauss]
+        else:
+            try:
+                arr, flags = _fit_psf_image(psf, ngauss)
+            except Exception:  # a PSF failure becomes a flag
+                arr = np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+                flags = int(FLAGS.PSF_FIT_FAILED)
+            _PSF_MEMO.setdefault(psf, {})[ngauss] = (arr, flags)
         has_pixel = True
     else:
         arr = _gmix_array(psf)
