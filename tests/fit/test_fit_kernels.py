@@ -145,3 +145,21 @@ def test_masked_pixels_break_row_recurrence_correctly(rng):
         p, col, 0, *_kernel_args(lay), *_pack_args(pk), False, out, np.zeros((0, 0)), np.zeros(0)
     )
     assert np.allclose(out, ref[~mask], rtol=1e-12, atol=1e-14 * ref.max())
+
+
+def test_cmos_pixel_response_matches_draw():
+    """A CMOS sensitive sub-area (PixelResponse) is modelled like render.draw(pixel=...)."""
+    from galmix import PixelResponse
+    from galmix.profiles import Sersic
+    from galmix.render import draw
+
+    pix = PixelResponse(subpixel_loc=(0.1, -0.15), subpixel_scale=0.6)
+    psf = np.array([[1.0, 0.0, 0.0, 0.03, 0.0, 0.03]])
+    prof = Sersic(10.0, 0.35, 1.2).shear(-0.1, 0.2).shift(0.05, 0.02)
+    ref = draw(prof, JAC, SHAPE, psf=psf, method="auto", pixel=pix)
+    lay = build_layout([parse_model("sersic")], [""])
+    p = np.array([0.05, 0.02, 10.0, np.log(0.35), -0.1, 0.2, 1.2])
+    obs = Observation(np.zeros(SHAPE), jacobian=JAC, pixel=pix)
+    img = model_images(lay, p, make_exposures([[obs]], psf, "sub4"))[0]
+    assert np.max(np.abs(img - ref)) < 1e-4 * ref.max()
+    assert img.sum() == pytest.approx(ref.sum(), rel=1e-6)
