@@ -278,3 +278,34 @@ def test_low_s2n_batch_is_robust(rng):
     # flux pulls stay sane even at S/N 10
     pulls = (t["flux"][ok] - 1.0) / t["flux_err"][ok]
     assert 0.6 < np.std(pulls) < 1.6
+
+
+def test_multiband_multi_exposure_with_profile_psfs(rng):
+    """Bands with several exposures each; PSFs given as galmix profiles."""
+    from galmix.profiles import Gaussian
+
+    gal = galsim.Exponential(flux=1.0, half_light_radius=0.5).shear(g1=-0.1, g2=0.15)
+    c, s = np.cos(1.1), np.sin(1.1)
+    jacs = [JAC, Jacobian(0.22 * c, -0.22 * s, 0.22 * s, 0.22 * c, 21.0, 22.5)]
+    bands = {}
+    for b, f in (("g", 6.0), ("r", 10.0)):
+        exps = []
+        for jac in jacs:
+            img = f * render_galsim(gal, PSF, jac, (48, 48))
+            exps.append(
+                Observation(
+                    img + rng.normal(0, 1e-3, img.shape),
+                    weight=np.full(img.shape, 1e6),
+                    jacobian=jac,
+                    psf=Gaussian(1.0, PSF.sigma),
+                )
+            )
+        bands[b] = exps
+    mb = MultiBandObservation(bands)
+    res = fit(mb, "exp")
+    assert res.flags == 0 and len(res.model_images) == 4
+    assert res.params["flux"]["g"] == pytest.approx(6.0, rel=2e-3)
+    assert res.params["flux"]["r"] == pytest.approx(10.0, rel=2e-3)
+    assert (res.params["g1"], res.params["g2"]) == pytest.approx((-0.1, 0.15), abs=2e-3)
+    t = fit_batch([mb, mb], "exp")
+    assert t["flux_r"][1] == pytest.approx(res.params["flux"]["r"], rel=1e-8)
