@@ -74,7 +74,16 @@ def _unit_templates(res: FitResult) -> list[np.ndarray]:
     return model_images(layout, p, res.extra["exposures"])
 
 
-def _assemble(exp_p: dict, dev_p: dict, bands, a_e, a_d, covs) -> tuple[dict, dict]:
+def _assemble(
+    exp_p: dict,
+    dev_p: dict,
+    bands,
+    a_e,
+    a_d,
+    covs,
+    exp_e: dict | None = None,
+    dev_e: dict | None = None,
+) -> tuple[dict, dict]:
     params: dict[str, Any] = {}
     errors: dict[str, Any] = {}
     multi = len(bands) > 1
@@ -106,7 +115,12 @@ def _assemble(exp_p: dict, dev_p: dict, bands, a_e, a_d, covs) -> tuple[dict, di
         params[name + "_exp"] = exp_p[name]
         params[name + "_dev"] = dev_p[name]
         params[name] = (1 - ff) * exp_p[name] + ff * dev_p[name]
-        errors[name] = float("nan")
+        ee = (exp_e or {}).get(name, float("nan"))
+        de = (dev_e or {}).get(name, float("nan"))
+        errors[name + "_exp"] = ee
+        errors[name + "_dev"] = de
+        # errors of the two fits combined with the same weights (they are correlated)
+        errors[name] = (1 - ff) * ee + ff * de
     return params, errors
 
 
@@ -149,7 +163,9 @@ def fit_expdev(
     a_e, a_d, covs, chi2, imgs = combine_expdev(
         exps, _unit_templates(rexp), _unit_templates(rdev), len(bands)
     )
-    params, errors = _assemble(rexp.params, rdev.params, bands, a_e, a_d, covs)
+    params, errors = _assemble(
+        rexp.params, rdev.params, bands, a_e, a_d, covs, rexp.errors, rdev.errors
+    )
     flags = (rexp.flags | rdev.flags) & ~int(FLAGS.PARAM_AT_BOUND)
     flags |= (rexp.flags & rdev.flags) & int(FLAGS.PARAM_AT_BOUND)
     if not np.all(np.isfinite(covs)):

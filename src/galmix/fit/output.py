@@ -126,8 +126,11 @@ def galfit_parameters(res: FitResult, zeropoint: float = 0.0, exposure: int = 0)
             v0 = p.get(pre + "v0" + (lab if res.model == "expdev" else ""), p.get(pre + "v0"))
             x, y = jac.to_pixel(u0, v0)
             cards[f"COMP_{i}"] = gname
-            cards[f"{i}_XC"] = f"{x + 1:.4f} +/- {e.get(pre + 'u0', np.nan) / jac.scale:.4f}"
-            cards[f"{i}_YC"] = f"{y + 1:.4f} +/- {e.get(pre + 'v0', np.nan) / jac.scale:.4f}"
+            sfx = lab if res.model == "expdev" else ""
+            eu = e.get(pre + "u0" + sfx, e.get(pre + "u0", np.nan))
+            ev = e.get(pre + "v0" + sfx, e.get(pre + "v0", np.nan))
+            cards[f"{i}_XC"] = f"{x + 1:.4f} +/- {eu / jac.scale:.4f}"
+            cards[f"{i}_YC"] = f"{y + 1:.4f} +/- {ev / jac.scale:.4f}"
             f, fe = _flux(pre + fkey)
             mag = zeropoint - 2.5 * math.log10(f) if f > 0 else float("nan")
             mage = 2.5 / math.log(10) * fe / f if f > 0 else float("nan")
