@@ -45,6 +45,7 @@ from galmix.photoz import (
     read_table,
 )
 
+FIGURES = Path(__file__).resolve().parent / "figures"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kcorrect" / "gst_tests_small.fits"
 
 
@@ -123,12 +124,19 @@ def accuracy(X, z, seeds):
                 flush=True,
             )
             if "default" in name and seed == seeds[0]:
-                np.savez(
-                    Path(__file__).with_name("photoz_cv_default.npz"),
-                    z=z,
-                    z_pred=res["z_pred"],
+                from galmix.photoz.plots import diagnostic_plots
+
+                mag = full_features().fit(X).transform(X)[:, 0]
+                paths = diagnostic_plots(
+                    z,
+                    res["z_pred"],
+                    FIGURES,
+                    mag=mag,
                     pit=res["pit"],
+                    prefix="photoz_sdss_default",
+                    mag_label="r (asinh, dereddened)",
                 )
+                print("\nplots: " + ", ".join(Path(p).name for p in paths.values()) + "\n")
 
 
 def resample(X, n, rng):
