@@ -36,7 +36,7 @@ MODEL_NAMES = (
     "exp+dev",
 )
 
-N_MIN = 0.5
+N_MIN = 0.5  # Sersic index range of the fitter (clipped to the tables' range)
 N_MAX = 6.5
 LOGR_MIN = math.log(1e-4)
 LOGR_MAX = math.log(1e3)
@@ -125,7 +125,18 @@ def gauss_mixture() -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.cache
-def sersic_table(n_min: float = N_MIN, n_max: float = N_MAX, npoints: int = 400):
+def n_range() -> tuple[float, float]:
+    """Sersic-index bounds: ``[N_MIN, N_MAX]`` within ``galmix.profiles.SERSIC_N_RANGE``."""
+    try:
+        from galmix.profiles import SERSIC_N_RANGE
+
+        lo, hi = (float(x) for x in SERSIC_N_RANGE)
+    except (ImportError, TypeError, ValueError):
+        lo, hi = N_MIN, N_MAX
+    return max(N_MIN, lo), min(N_MAX, hi)
+
+
+def sersic_table(n_min: float | None = None, n_max: float | None = None, npoints: int = 400):
     """Tabulate the render engineer's ``sersic_mixture(n)`` and its n-derivative.
 
     Nodes are uniform in ``ln n``; returns ``(n, w, s, dw, ds)`` for cubic
@@ -134,6 +145,9 @@ def sersic_table(n_min: float = N_MIN, n_max: float = N_MAX, npoints: int = 400)
     """
     from galmix.profiles import sersic_mixture, sersic_mixture_deriv
 
+    lo, hi = n_range()
+    n_min = lo if n_min is None else n_min
+    n_max = hi if n_max is None else n_max
     grid = np.exp(np.linspace(math.log(n_min), math.log(n_max), npoints))
     grid[0], grid[-1] = n_min, n_max
     ws, ss, dws, dss = [], [], [], []
@@ -231,7 +245,7 @@ def build_layout(models: Sequence[Model], bands: Sequence[str]) -> Layout:
                 ig1 = add("g1" + lab, "g1" + lab, -G_MAX, G_MAX)
                 ig2 = add("g2" + lab, "g2" + lab, -G_MAX, G_MAX)
             if kind == "sersic":
-                inn = add("n" + lab, "n" + lab, N_MIN, N_MAX)
+                inn = add("n" + lab, "n" + lab, *n_range())
             comps.append((kind, [iu0, iv0, ilr, ig1, ig2, inn], iflux))
         flux_index.append(fidx)
     C = len(comps)
