@@ -163,3 +163,9 @@ def test_cmos_pixel_response_matches_draw():
     img = model_images(lay, p, make_exposures([[obs]], psf, "sub4"))[0]
     assert np.max(np.abs(img - ref)) < 1e-4 * ref.max()
     assert img.sum() == pytest.approx(ref.sum(), rel=1e-6)
+
+
+def test_sersic_table_is_built_once():
+    from galmix.fit.models import sersic_table
+
+    assert sersic_table() is sersic_table()

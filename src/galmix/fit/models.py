@@ -124,7 +124,6 @@ def gauss_mixture() -> tuple[np.ndarray, np.ndarray]:
     return np.array([1.0]), np.array([1.0 / (2.0 * math.log(2.0))])
 
 
-@functools.cache
 def n_range() -> tuple[float, float]:
     """Sersic-index bounds: ``[N_MIN, N_MAX]`` within ``galmix.profiles.SERSIC_N_RANGE``."""
     try:
@@ -136,6 +135,7 @@ def n_range() -> tuple[float, float]:
     return max(N_MIN, lo), min(N_MAX, hi)
 
 
+@functools.cache
 def sersic_table(n_min: float | None = None, n_max: float | None = None, npoints: int = 400):
     """Tabulate the render engineer's ``sersic_mixture(n)`` and its n-derivative.
 
