@@ -270,10 +270,21 @@ def pixels_vs_objects(n_gal, seed=0):
     t_sim = time.perf_counter() - t0
     zp = dict.fromkeys(bands, 22.5)
     tables, flux, err, zs = [], [], [], []
+    from galmix.photoz import luptitudes
+    from galmix.photoz.features import SDSS_SOFTENING
+
+    soft = np.array([SDSS_SOFTENING[b] for b in bands])
     for k, (z, imgs, var, fp) in enumerate(gals):
-        tables.append(pixel_vectors(imgs, var, fp, 15.5, 15.5, 0.4, zp, object_id=k, z=z))
-        flux.append([imgs[b][fp].sum() for b in bands])
-        err.append([np.sqrt(var[b][fp].sum()) for b in bands])
+        t = pixel_vectors(imgs, var, fp, 15.5, 15.5, 0.4, zp, object_id=k, z=z)
+        f = np.array([imgs[b][fp].sum() for b in bands])
+        e = np.array([np.sqrt(var[b][fp].sum()) for b in bands])
+        # the object's integrated colours, copied to each pixel (hybrid vectors)
+        m, _ = luptitudes(f, e, soft)
+        for j in range(len(bands) - 1):
+            t[f"obj_{bands[j]}-{bands[j + 1]}"] = np.full(len(t), m[j] - m[j + 1])
+        tables.append(t)
+        flux.append(f)
+        err.append(e)
         zs.append(z)
     zs = np.array(zs)
     ntr = n_gal // 2
@@ -294,6 +305,13 @@ def pixels_vs_objects(n_gal, seed=0):
     grid = np.linspace(0, 1.2, 601)
     agg_prod = aggregate_pixels(pte, pix.predict_pdf(Fte, grid), method="product", z_grid=grid)
     agg_mean = aggregate_pixels(pte, zpix, method="mean", weights=None)
+    # hybrid: pixel vectors plus the object's integrated colours
+    extra = [c for c in ptr.colnames if c.startswith("obj_")]
+    hyb = GradientBoostingPhotoZ(n_members=2, quantiles=(0.16, 0.84), n_threads=1)
+    hyb.fit(pixel_features(ptr, bands, extra=extra), np.asarray(ptr["z"]))
+    Fh = pixel_features(pte, bands, extra=extra)
+    agg_hyb = aggregate_pixels(pte, hyb.predict(Fh))
+    agg_hyb_prod = aggregate_pixels(pte, hyb.predict_pdf(Fh, grid), method="product", z_grid=grid)
     zt = zs[ntr:]
     print(
         f"\n## Pixel-level vs object-level photo-z: {n_gal} simulated bulge+disk galaxies "
@@ -307,10 +325,8 @@ def pixels_vs_objects(n_gal, seed=0):
         ("pixel level: plain mean of pixel z (seed 002)", np.asarray(agg_mean["z_phot"])),
         ("pixel level: inverse-variance weighted median", np.asarray(agg_med["z_phot"])),
         ("pixel level: product of pixel PDFs (mode)", np.asarray(agg_prod["z_phot"])),
-        (
-            "object + pixel: mean of object and weighted-median estimates",
-            0.5 * (z_obj + np.asarray(agg_med["z_phot"])),
-        ),
+        ("hybrid pixel + object colours: weighted median", np.asarray(agg_hyb["z_phot"])),
+        ("hybrid pixel + object colours: product of PDFs", np.asarray(agg_hyb_prod["z_phot"])),
     ]
     for name, zpred in rows:
         m = metrics(zt, zpred)

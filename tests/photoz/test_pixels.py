@@ -90,6 +90,23 @@ def test_pixel_features_columns():
     )
 
 
+def test_pixel_features_extra_columns():
+    t = Table(
+        {
+            "mag_g": [21.0, 22.0],
+            "mag_r": [20.0, 20.5],
+            "magerr_g": [0.1, 0.2],
+            "magerr_r": [0.05, 0.1],
+            "r": [0.3, 0.6],
+            "obj_g-r": [0.9, 0.9],
+        }
+    )
+    F = pixel_features(t, ["g", "r"], with_errors=False, extra=["obj_g-r"])
+    np.testing.assert_allclose(F, [[20.0, 1.0, 0.3, 0.9], [20.5, 1.5, 0.6, 0.9]])
+    with pytest.raises(GalmixValueError, match="obj_u-g"):
+        pixel_features(t, ["g", "r"], extra=["obj_u-g"])
+
+
 def test_weighted_median_matches_repeated_median(rng):
     vals = rng.normal(size=15)
     w = rng.integers(1, 5, size=15)

@@ -154,12 +154,16 @@ def pixel_vectors(
     return t
 
 
-def pixel_features(table: Table, bands: Sequence[str], with_errors: bool = True) -> np.ndarray:
+def pixel_features(
+    table: Table, bands: Sequence[str], with_errors: bool = True, extra: Sequence[str] = ()
+) -> np.ndarray:
     """Feature matrix of a pixel table: magnitude, colours, errors, radius.
 
     Columns: ``mag_<bands[middle]>``, adjacent colours, ``magerr_<band>``
-    (when ``with_errors``) and ``r``. Use it with any estimator built with
-    ``features=None``.
+    (when ``with_errors``), ``r`` and the ``extra`` columns (e.g. the
+    object's integrated colours copied to each of its pixels, which gives
+    every pixel the context of its object). Use it with any estimator built
+    with ``features=None``.
 
     Examples
     --------
@@ -183,6 +187,10 @@ def pixel_features(table: Table, bands: Sequence[str], with_errors: bool = True)
             np.column_stack([np.asarray(table[f"magerr_{b}"], dtype=np.float64) for b in bands])
         )
     cols.append(np.asarray(table["r"], dtype=np.float64)[:, None])
+    for c in extra:
+        if c not in table.colnames:
+            raise GalmixValueError(f"pixel table has no column {c!r}")
+        cols.append(np.asarray(table[c], dtype=np.float64)[:, None])
     return np.hstack(cols)
 
 
