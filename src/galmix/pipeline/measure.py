@@ -428,7 +428,9 @@ def _fit_objects(cfg, tile, fit_mod, names, stamps, out, rebuild) -> None:
         # the brightest well-fitted core objects get data | model | residual rebuild images
         ref = fit_bands[0]
         fl = np.nan_to_num(np.asarray(out[f"{ref}_flux_auto"], float), nan=-np.inf)
-        core = np.asarray(out["in_core"], bool) & (cols["fit_flags"] == 0)
+        # prefer resolved objects (galaxies) over stars for the showcase
+        resolved = np.nan_to_num(cols["fit_half_light_radius"], nan=0.0) > 0.35
+        core = np.asarray(out["in_core"], bool) & (cols["fit_flags"] == 0) & resolved
         order = [k for k in np.argsort(-fl, kind="stable") if core[k]]
         for k in order[:_N_REBUILD]:
             o = stamps[k][ref][0]

@@ -27,6 +27,21 @@ __all__ = ["object_features", "run_photoz"]
 
 log = logging.getLogger(__name__)
 _NFOLD = 5
+#: pixels per object used for pixel-level photo-z (highest S/N first)
+_MAX_PIXELS = 60
+
+
+def _best_pixels(pix: Any, bands: list[str], limit: int) -> np.ndarray:
+    """Mask of the ``limit`` highest-S/N pixels (smallest middle-band magerr) of every object."""
+    err = np.asarray(pix[f"magerr_{bands[len(bands) // 2]}"], float)
+    ids = np.asarray(pix["id"], np.int64)
+    order = np.lexsort((np.nan_to_num(err, nan=np.inf), ids))
+    sid = ids[order]
+    start = np.r_[0, np.flatnonzero(np.diff(sid)) + 1]
+    rank = np.arange(len(sid)) - np.repeat(start, np.diff(np.r_[start, len(sid)]))
+    keep = np.zeros(len(ids), bool)
+    keep[order[rank < limit]] = True
+    return keep
 
 
 def object_features(cat: Any, bands: list[str]) -> np.ndarray:
@@ -127,7 +142,7 @@ def run_photoz(cfg: PipelineConfig, cat: Any, pix: Any | None) -> dict[str, Any]
         tr_pix = np.where(ridx >= 0, train[np.maximum(ridx, 0)], False)
         pix["z"] = zp_pix
         Xp = pixmod.pixel_features(pix, bands, with_errors=True)
-        okp = np.all(np.isfinite(Xp), axis=1)
+        okp = np.all(np.isfinite(Xp), axis=1) & _best_pixels(pix, bands, _MAX_PIXELS)
 
         def make_pix():
             return est.KNNPhotoZ(n_neighbors=15, weights="distance")

@@ -192,7 +192,7 @@ def write_report(
     pz_truth: dict[str, Any] = {}
     if tm is not None:
         hit = np.asarray(tm["match_id"]) >= 0
-        n_truth = int(tm.meta.get("n_truth", 0)) or None
+        n_truth = int(tm.meta.get("n_truth", 0) or run_info.get("n_truth", 0)) or None
         summary.append(("matched to truth", int(hit.sum())))
         if n_truth:
             summary.append(("truth objects", n_truth))

@@ -216,6 +216,7 @@ def truth_match(cfg: PipelineConfig, cat: Any) -> Any | None:
     out = catalog_mod.match_truth(base, t, tc.radius_arcsec, frame="sky", prefix="true_")
     out["flags"] = cat["flags"] if len(cat) else out["flags"]
     out.meta["n_truth"] = len(truth)
+    _update_run_info(cfg.output, {"n_truth": len(truth)})
     for name in out.colnames:
         col = out[name]
         if hasattr(col, "filled"):
@@ -384,6 +385,18 @@ def _write_run_info(cfg: PipelineConfig, out: Path, ref_shape: tuple[int, int]) 
         log.debug("preview failed: %s", exc)
     text = json.dumps(info, indent=1)
     atomic_write(out / "run.json", lambda tmp: tmp.write_text(text))
+
+
+def _update_run_info(out: Path, values: Mapping[str, Any]) -> None:
+    import json
+
+    from galmix.pipeline.store import atomic_write
+
+    p = Path(out) / "run.json"
+    info = json.loads(p.read_text()) if p.exists() else {}
+    info.update(values)
+    text = json.dumps(info, indent=1)
+    atomic_write(p, lambda tmp: tmp.write_text(text))
 
 
 def _annotate(cat: Any, bands: list[str]) -> None:

@@ -312,10 +312,12 @@ def rebuild_figure(stamps: Sequence[Mapping[str, np.ndarray]], titles: Sequence[
     for i, st in enumerate(stamps):
         data, model = np.asarray(st["data"]), np.asarray(st["model"])
         w = np.asarray(st.get("weight", np.ones_like(data)))
-        vmax = np.nanpercentile(model, 99.5) if np.isfinite(model).any() else 1.0
-        vmin = -0.1 * vmax
-        axes[i, 0].imshow(data, origin="lower", cmap="gray_r", vmin=vmin, vmax=vmax)
-        axes[i, 1].imshow(model, origin="lower", cmap="gray_r", vmin=vmin, vmax=vmax)
+        noise = 1.0 / np.sqrt(np.median(w[w > 0])) if np.any(w > 0) else 1.0
+        vmax = np.arcsinh(np.nanmax(model) / noise) if np.isfinite(model).any() else 1.0
+        for j, im in ((0, data), (1, model)):
+            axes[i, j].imshow(
+                np.arcsinh(im / noise), origin="lower", cmap="gray_r", vmin=-1, vmax=vmax
+            )
         chi = (data - model) * np.sqrt(w)
         axes[i, 2].imshow(
             np.where(w > 0, chi, np.nan), origin="lower", cmap="RdBu_r", vmin=-5, vmax=5

@@ -1,0 +1,45 @@
+"""A tiny simulated field and pipeline runs shared by the pipeline tests (built once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TINY = {
+    "bands": ("g", "r"),
+    "shape": (220, 220),
+    "n_galaxies": 14,
+    "n_stars": 3,
+    "seed": 11,
+}
+
+
+def tiny_overrides(out: Path, kind: str = "serial") -> dict:
+    return {
+        "output": str(out),
+        "tiles": {"size": 110, "overlap": 16},
+        "executor": {"kind": kind, "workers": 2, "scheduler": None},
+        "measurement": {"stamp_size": 32, "apertures_arcsec": [1.0, 2.0]},
+        "photoz": {"model": None, "train": False},
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_field(tmp_path_factory) -> tuple[object, Path]:
+    from galmix.sim import simulate_field
+
+    d = tmp_path_factory.mktemp("tiny_field")
+    field = simulate_field(**TINY)
+    cfg = field.write(d, config_overrides={"tiles": {"size": 110, "overlap": 16}})
+    return field, cfg
+
+
+@pytest.fixture(scope="session")
+def serial_run(tiny_field, tmp_path_factory):
+    from galmix.pipeline.run import run_pipeline
+
+    _, cfg = tiny_field
+    out = tmp_path_factory.mktemp("serial_out")
+    res = run_pipeline(cfg, overrides=tiny_overrides(out), progress=False, report=False)
+    return res
