@@ -391,7 +391,10 @@ def run_lm(layout, exps, p, lo, hi, pmu, pis, free, settings, rng=None):
     for attempt in range(settings.ntry):
         start = p.copy()
         if attempt > 0:
-            gen = rng if rng is not None else np.random.default_rng(attempt)
+            if isinstance(rng, np.random.Generator):
+                gen = rng
+            else:  # None or an integer seed: deterministic jitter
+                gen = np.random.default_rng(attempt if rng is None else rng)
             for i in free:
                 nm = layout.internal[i]
                 if nm.startswith(("logr",)) or "logr" in nm:
