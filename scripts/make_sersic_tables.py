@@ -28,10 +28,13 @@ from pathlib import Path
 
 import numpy as np
 from numpy.polynomial import chebyshev as C
-from scipy.optimize import least_squares
+from scipy.optimize import brentq, least_squares
 from scipy.special import gammaincinv, gammaln
 
 NMIN, NMAX = 0.5, 6.5
+# weight of the half-light-radius constraint and of the smoothness penalty
+LAM_HLR = 30.0
+MU_SMOOTH = 1e-6
 OUT = Path(__file__).resolve().parents[1] / "src" / "galmix" / "profiles" / "data"
 
 
@@ -80,10 +83,12 @@ class NFit:
     def resid(self, p):
         k = self.k
         logw, logv = p[:k], p[k:]
-        g = mixture(self.r, logw, logv)[0]
+        g, w, v, _ = mixture(self.r, logw, logv)
         res = (g - self.f) * self.wr * self.norm
         d2 = logv[2:] - 2 * logv[1:-1] + logv[:-2]
-        return np.concatenate([res, self.reg * d2])
+        # the mixture's half-light radius must be 1: enclosed flux at r=1 is 1/2
+        hlr = LAM_HLR * (np.dot(w, 1.0 - np.exp(-0.5 / v)) - 0.5)
+        return np.concatenate([res, self.reg * d2, [hlr]])
 
 
 def fit_one(n, k, p0, reg):
@@ -111,6 +116,12 @@ def joint_polish(ngrid, coef_w, coef_v, reg, max_nfev):
     def unpack(p):
         return p[: k * deg1].reshape(k, deg1), p[k * deg1 :].reshape(k, deg1)
 
+    # smoothness: second derivative in x of every log-weight and log-variance
+    d2mat = np.array(
+        [C.chebval(xs, C.chebder(np.eye(deg1)[d], 2)) for d in range(deg1)]
+    ).T  # (nn, deg+1)
+    smooth_mat = math.sqrt(MU_SMOOTH / len(ngrid)) * np.kron(np.eye(2 * k), d2mat)
+
     def fun(p):
         cw, cv = unpack(p)
         out = []
@@ -118,6 +129,7 @@ def joint_polish(ngrid, coef_w, coef_v, reg, max_nfev):
             logw = cw @ tmat[i]
             logv = cv @ tmat[i]
             out.append(pr.resid(np.concatenate([logw, logv])))
+        out.append(smooth_mat @ p)
         return np.concatenate(out)
 
     def jac(p):
@@ -140,12 +152,74 @@ def joint_polish(ngrid, coef_w, coef_v, reg, max_nfev):
             for j in range(k - 2):
                 d2[j, j : j + 3] = [1.0, -2.0, 1.0]
             jreg = np.hstack([np.zeros((k - 2, k * deg1)), reg * np.kron(d2, tmat[i][None, :])])
-            rows.append(np.vstack([top, jreg]))
+            e = np.exp(-0.5 / v)
+            ee = 1.0 - e
+            hw = LAM_HLR * w * (ee - np.dot(w, ee))
+            hv = LAM_HLR * w * (-0.5 / v) * e
+            jh = np.concatenate([np.kron(hw, tmat[i]), np.kron(hv, tmat[i])])[None, :]
+            rows.append(np.vstack([top, jreg, jh]))
+        rows.append(smooth_mat)
         return np.vstack(rows)
 
     p0 = np.concatenate([coef_w.ravel(), coef_v.ravel()])
     sol = least_squares(fun, p0, jac=jac, method="trf", x_scale="jac", max_nfev=max_nfev)
     return unpack(sol.x)
+
+
+def report(ks=(6, 10)) -> None:
+    """Markdown table of the shipped tables' accuracy per n (docs/profiles.md)."""
+    import galsim
+
+    from galmix.geometry import Jacobian
+    from galmix.profiles import Gaussian, Sersic, sersic_mixture
+    from galmix.render import draw
+
+    mat = np.array([[0.2, 0.0], [0.0, 0.2]])
+    jac = Jacobian.from_matrix(mat, 31.3, 32.1)
+    gsp = galsim.GSParams(maximum_fft_size=16384, folding_threshold=1e-3, maxk_threshold=1e-4)
+    wcs = galsim.JacobianWCS(*mat.ravel())
+    offset = (31.3 - 31.5, 32.1 - 31.5)
+    print("| n | K | badness | hlr - 1 | with PSF, auto | no PSF, auto | no PSF, no_pixel |")
+    print("|---|---|---|---|---|---|---|")
+    for n in (0.5, 0.7, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0):
+        for k in ks:
+            w, v = sersic_mixture(n, k)
+            lw, lv = np.log(w), np.log(v)
+            hlr = brentq(
+                lambda r, w=w, v=v: np.dot(w, 1 - np.exp(-0.5 * r * r / v)) - 0.5, 1e-3, 1e3
+            )
+            prof = Sersic(1.0, 0.8, n, ngauss=k).shear(0.2, -0.1).shift(0.05, -0.03)
+            gprof = (
+                galsim.Sersic(n=n, half_light_radius=0.8, gsparams=gsp)
+                .shear(g1=0.2, g2=-0.1)
+                .shift(0.05, -0.03)
+            )
+            errs = []
+            for psf, method, gmethod in (
+                (True, "auto", "auto"),
+                (False, "auto", "real_space"),
+                (False, "no_pixel", "no_pixel"),
+            ):
+                ours = draw(
+                    prof,
+                    jac,
+                    (64, 64),
+                    psf=Gaussian(1.0, sigma=0.3) if psf else None,
+                    method=method,
+                )
+                gobj = (
+                    galsim.Convolve(gprof, galsim.Gaussian(sigma=0.3, gsparams=gsp))
+                    if psf
+                    else gprof
+                )
+                ref = galsim.ImageD(64, 64, xmin=0, ymin=0)
+                gobj.drawImage(image=ref, wcs=wcs, method=gmethod, offset=offset)
+                errs.append(np.abs(ours - ref.array).max() / ref.array.max())
+            print(
+                f"| {n} | {k} | {badness(n, lw, lv):.1e} | {hlr - 1:+.0e} | "
+                + " | ".join(f"{e:.1e}" for e in errs)
+                + " |"
+            )
 
 
 def main() -> None:
@@ -155,26 +229,40 @@ def main() -> None:
     ap.add_argument("--dn", type=float, default=0.05)
     ap.add_argument("--reg", type=float, default=3e-4)
     ap.add_argument("--polish", type=int, default=60)
+    ap.add_argument(
+        "--init", default=None, help="start the joint polish from this table (.npz) instead"
+    )
+    ap.add_argument("--report", action="store_true", help="print the accuracy table and exit")
     args = ap.parse_args()
+    if args.report:
+        report()
+        return
     k = args.k
 
     # 1. continuation fits on a dense n grid
     up = np.arange(1.0, NMAX + 1e-9, args.dn)
     down = np.arange(1.0, NMIN - 1e-9, -args.dn)
-    p_start = np.concatenate([np.zeros(k), 2 * np.log(np.geomspace(0.01, 2.0, k))])
     params = {}
-    for seq in (up, down):
-        p = fit_one(1.0, k, p_start, args.reg)
-        for n in seq:
-            p = fit_one(float(n), k, p, args.reg)
-            params[round(float(n), 6)] = p
-    ngrid = np.array(sorted(params))
-    pars = np.array([params[round(float(n), 6)] for n in ngrid])
+    if args.init is None:
+        p_start = np.concatenate([np.zeros(k), 2 * np.log(np.geomspace(0.01, 2.0, k))])
+        for seq in (up, down):
+            p = fit_one(1.0, k, p_start, args.reg)
+            for n in seq:
+                p = fit_one(float(n), k, p, args.reg)
+                params[round(float(n), 6)] = p
+        ngrid = np.array(sorted(params))
+        pars = np.array([params[round(float(n), 6)] for n in ngrid])
 
-    # 2. smooth Chebyshev fits through the per-n solutions
-    xs = x_of_n(ngrid)
-    coef_w = np.array([C.chebfit(xs, pars[:, j], args.deg) for j in range(k)])
-    coef_v = np.array([C.chebfit(xs, pars[:, k + j], args.deg) for j in range(k)])
+        # 2. smooth Chebyshev fits through the per-n solutions
+        xs = x_of_n(ngrid)
+        coef_w = np.array([C.chebfit(xs, pars[:, j], args.deg) for j in range(k)])
+        coef_v = np.array([C.chebfit(xs, pars[:, k + j], args.deg) for j in range(k)])
+    else:
+        # continuation from an earlier smooth table (e.g. before a constraint
+        # was added): keeps the component paths that table already follows
+        with np.load(args.init) as z:
+            coef_w, coef_v = z["coef_logw"].copy(), z["coef_logv"].copy()
+        ngrid = np.array(sorted(set(np.round(np.concatenate([up, down]), 6))))
 
     # 3. joint polish of the smooth representation
     if args.polish > 0:
@@ -187,7 +275,15 @@ def main() -> None:
         lw, lv = coef_w @ tv, coef_v @ tv
         raw = params.get(round(n, 6))
         bd_raw = badness(n, raw[:k], raw[k:]) if raw is not None else float("nan")
-        print(f"n={n:4.2f} badness per-n fit={bd_raw:.3e} smooth={badness(n, lw, lv):.3e}")
+        w = np.exp(lw - lw.max())
+        w /= w.sum()
+        hlr = brentq(
+            lambda r, w=w, lv=lv: np.dot(w, 1 - np.exp(-0.5 * r * r / np.exp(lv))) - 0.5, 1e-3, 1e3
+        )
+        print(
+            f"n={n:4.2f} badness per-n fit={bd_raw:.3e} smooth={badness(n, lw, lv):.3e} "
+            f"hlr-1={hlr - 1:+.2e}"
+        )
 
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"sersic_gmix_k{k}.npz"
