@@ -10,7 +10,7 @@ from galmix.errors import GalmixValueError
 
 __all__ = ["DEFAULT_SIP", "make_wcs_header"]
 
-#: Mild quadratic SIP distortion (about half a pixel at 500 px from CRPIX).
+#: Mild quadratic SIP distortion (about 0.25-0.4 pixel at 500 px from CRPIX).
 DEFAULT_SIP: dict[str, float] = {
     "A_2_0": 1.5e-6,
     "A_1_1": 5.0e-7,
