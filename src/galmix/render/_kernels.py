@@ -141,8 +141,52 @@ def _add_component_nopix(f, mx, my, sxx, sxy, syy, image, xoff, yoff):
             val = norm * math.exp(-0.5 * (ixx * dx * dx + 2.0 * ixy * dx * dy + iyy * dy * dy))
             r = math.exp(-0.5 * (ixx * (2.0 * dx + 1.0) + 2.0 * ixy * dy))
             q = math.exp(-ixx)
-            for i in range(i0, i1 + 1):
-                image[j, i] += val
+            npx = i1 - i0 + 1
+            i = i0
+            if npx >= 8:
+                # four independent chains (stride 4) break the multiply
+                # latency chain: v(dx+4) = v(dx) R(dx), R(dx+4) = R(dx) q^16,
+                # with R(dx) = r(dx)^4 q^6
+                q2 = q * q
+                q4 = q2 * q2
+                q6 = q4 * q2
+                q16 = q4 * q4 * q4 * q4
+                r0 = r
+                r1 = r0 * q
+                r2 = r1 * q
+                r3 = r2 * q
+                v0 = val
+                v1 = v0 * r0
+                v2 = v1 * r1
+                v3 = v2 * r2
+                r0_2 = r0 * r0
+                r1_2 = r1 * r1
+                r2_2 = r2 * r2
+                r3_2 = r3 * r3
+                R0 = r0_2 * r0_2 * q6
+                R1 = r1_2 * r1_2 * q6
+                R2 = r2_2 * r2_2 * q6
+                R3 = r3_2 * r3_2 * q6
+                nblk = npx // 4
+                for b in range(nblk):
+                    ib = i0 + 4 * b
+                    image[j, ib] += v0
+                    image[j, ib + 1] += v1
+                    image[j, ib + 2] += v2
+                    image[j, ib + 3] += v3
+                    v0 *= R0
+                    v1 *= R1
+                    v2 *= R2
+                    v3 *= R3
+                    R0 *= q16
+                    R1 *= q16
+                    R2 *= q16
+                    R3 *= q16
+                i = i0 + 4 * nblk
+                val = v0
+                r = r0 * q4**nblk
+            for ii in range(i, i1 + 1):
+                image[j, ii] += val
                 val *= r
                 r *= q
         else:
