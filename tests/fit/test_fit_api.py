@@ -309,3 +309,14 @@ def test_multiband_multi_exposure_with_profile_psfs(rng):
     assert (res.params["g1"], res.params["g2"]) == pytest.approx((-0.1, 0.15), abs=2e-3)
     t = fit_batch([mb, mb], "exp")
     assert t["flux_r"][1] == pytest.approx(res.params["flux"]["r"], rel=1e-8)
+
+
+def test_flags_singular_covariance_and_maxiter():
+    star = galsim.DeltaFunction(flux=10.0)
+    obs = _obs(star)
+    # a zero-flux Sersic has no information on its size/shape/n: singular J^T J
+    res = fit(obs, "point+sersic", fixed={"flux_sersic": 0.0})
+    assert res.flags & FLAGS.SINGULAR_COVARIANCE
+    assert np.isnan(res.errors["n_sersic"])
+    res = fit(obs, "gauss", settings=LMSettings(maxiter=1, ntry=1))
+    assert res.flags & FLAGS.MAXITER and res.flags & FLAGS.NOT_CONVERGED
