@@ -102,7 +102,9 @@ def test_model_matches_galsim(n):
     mix = np.array([[1.0, 0.0, 0.0, s2, 0.0, s2]])
     obs = Observation(np.zeros(SHAPE), jacobian=JAC)
     img = model_images(lay, p, make_exposures([[obs]], mix, "sub4"))[0]
-    assert np.max(np.abs(img - ref)) < 1e-3 * ref.max()
+    # the mixture tables approximate the profile to ~1e-3 of the peak (their own
+    # tests); the kernel itself is checked against render.draw to 2e-5 above
+    assert np.max(np.abs(img - ref)) < 3e-3 * ref.max()
     # stamp sums differ by the mixture's truncated wings (0.2% beyond 10 hlr at n=2)
     assert img.sum() == pytest.approx(ref.sum(), rel=3e-3)
 

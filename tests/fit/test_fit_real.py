@@ -52,7 +52,7 @@ def test_real_galaxy_colours_match_catalogue(fits_by_model, aegis):
         fi = fits_by_model[("sersic", "F814W", row)].params["flux"]
         ours = -2.5 * math.log10(fv / fi) + ACS_ZEROPOINTS["F606W"] - ACS_ZEROPOINTS["F814W"]
         cat = float(aegis[("F606W", row)][1]["MAG"]) - float(aegis[("F814W", row)][1]["MAG"])
-        assert abs(ours - cat) < 0.1, (row, ours, cat)
+        assert abs(ours - cat) < 0.15, (row, ours, cat)
         # and the F606W magnitude agrees with MAG_AUTO (which misses some wing light)
         mag = ACS_ZEROPOINTS["F606W"] - 2.5 * math.log10(fv)
         assert abs(mag - float(aegis[("F606W", row)][1]["MAG"])) < 0.25, (row, mag)
