@@ -449,8 +449,12 @@ def load_config(
     det_band = _str(det.get("band", ref_band), "detection.band")
     if det_band != "coadd" and det_band not in bands:
         raise _err("detection.band", f"must be 'coadd' or one of {names}, got {det_band!r}")
-    if det_band == "coadd" and registration.method == "native":
-        raise _err("detection.band", "'coadd' needs a common grid (registration.method != native)")
+    if registration.method == "native" and det_band != ref_band:
+        raise _err(
+            "detection.band",
+            f"with registration.method native, detection runs on the reference band "
+            f"{ref_band!r}, got {det_band!r}",
+        )
     detection = DetectionConfig(
         band=det_band,
         threshold=_float(det.get("threshold", 1.5), "detection.threshold", positive=True),

@@ -1,0 +1,187 @@
+"""Pipeline benchmarks: frame to catalog, memory vs frame count, Dask efficiency.
+
+Run ``python benchmarks/bench_pipeline.py [--quick]``. Prints Markdown tables
+(machine info first) for ``benchmarks/RESULTS.md``:
+
+1. ``frame``: a 5-band 2048x2048 simulated frame with ~2000 objects to catalog
+   (registration, detection on the coadd, photometry, adaptive moments in
+   every band, single-band Sersic fits), 4 tiles on 2 local processes. The
+   simulation is not timed.
+2. ``memory``: N frames (1024x1024, 3 bands) processed one after the other
+   in one process (serial executor); time per frame and the process peak RSS
+   after each frame (flat = no growth with frame count).
+3. ``dask``: the same frame on the serial executor and on a Dask
+   ``LocalCluster`` of 2 single-threaded workers; efficiency
+   ``T_serial / (2 T_dask)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+
+def _machine() -> str:
+    import numpy
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {numpy.__version__}, "
+        f"load average at start {load[0]:.1f}"
+    )
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _simulate(
+    d: Path, bands: str, size: int, n_gal: int, n_star: int, seed: int, overrides: dict
+) -> Path:
+    from galmix.sim import simulate_field
+
+    field = simulate_field(
+        bands=list(bands),
+        shape=(size, size),
+        n_galaxies=n_gal,
+        n_stars=n_star,
+        seed=seed,
+        workers=2,
+    )
+    return field.write(d, config_overrides=overrides)
+
+
+def bench_frame(root: Path, size: int, n_obj: int) -> list[str]:
+    from galmix.pipeline.run import run_pipeline
+
+    ov = {
+        "tiles": {"size": 1024, "overlap": 64},
+        "measurement": {
+            "fit": {"model": "sersic", "multiband": False},
+            "pixel_table": False,
+            "metacal": False,
+            "moments": True,
+        },
+        "photoz": {"train": False},
+        "executor": {"kind": "processes", "workers": 2},
+    }
+    t0 = time.perf_counter()
+    cfg = _simulate(root / "frame", "ugriz", size, int(n_obj * 0.9), int(n_obj * 0.1), 1, ov)
+    t_sim = time.perf_counter() - t0
+    # warm-up on a tiny frame so that numba caches are loaded/compiled in this environment
+    warm = _simulate(root / "warm", "ugriz", 200, 5, 1, 2, {**ov, "executor": {"kind": "serial"}})
+    run_pipeline(warm, progress=False, report=False)
+    t0 = time.perf_counter()
+    res = run_pipeline(cfg, progress=False, report=False)
+    t = time.perf_counter() - t0
+    fits_ok = "n/a"
+    try:
+        from galmix.catalog import read_catalog
+
+        cat = read_catalog(res.catalog["parquet"])
+        fits_ok = f"{int((cat['fit_flags'] == 0).sum())}/{len(cat)}"
+    except Exception:
+        pass
+    return [
+        "| frame | bands | objects detected | fits ok | tiles | executor | wall time [s] | tiles stage [s] | (simulation, untimed) [s] |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {size}x{size} | 5 (ugriz) | {res.n_objects} | {fits_ok} | {res.n_tiles} | processes x2 | {t:.1f} | "
+        f"{res.timings.get('tiles', float('nan')):.1f} | {t_sim:.1f} |",
+    ]
+
+
+def bench_memory(root: Path, n_frames: int, size: int) -> list[str]:
+    from galmix.pipeline.run import run_pipeline
+
+    ov = {
+        "tiles": {"size": 512, "overlap": 48},
+        "measurement": {"fit": {"model": "sersic", "multiband": False}, "pixel_table": False},
+        "photoz": {"train": False},
+        "executor": {"kind": "serial"},
+    }
+    cfgs = [_simulate(root / f"mem{i}", "gri", size, 250, 25, 10 + i, ov) for i in range(n_frames)]
+    rows = [
+        "| frames processed | time of this frame [s] | peak RSS after it [MB] |",
+        "|---|---|---|",
+    ]
+    rows.append(f"| 0 (after simulation) | - | {_peak_rss_mb():.0f} |")
+    for i, cfg in enumerate(cfgs):
+        t0 = time.perf_counter()
+        run_pipeline(cfg, progress=False, report=False)
+        rows.append(f"| {i + 1} | {time.perf_counter() - t0:.1f} | {_peak_rss_mb():.0f} |")
+    return rows
+
+
+def bench_dask(root: Path, size: int, n_obj: int) -> list[str]:
+    from galmix.pipeline.run import run_pipeline
+
+    ov = {
+        "tiles": {"size": size // 2, "overlap": 48},
+        "measurement": {"fit": {"model": "sersic", "multiband": False}, "pixel_table": False},
+        "photoz": {"train": False},
+    }
+    cfg = _simulate(root / "dask", "gri", size, int(n_obj * 0.9), int(n_obj * 0.1), 3, ov)
+    times = {}
+    for kind in ("serial", "dask", "processes"):
+        out = root / f"dask-out-{kind}"
+        t0 = time.perf_counter()
+        run_pipeline(
+            cfg,
+            overrides={"executor": {"kind": kind, "workers": 2}, "output": str(out)},
+            progress=False,
+            report=False,
+            resume=False,
+        )
+        times[kind] = time.perf_counter() - t0
+    same = (out.parent / "dask-out-serial" / "catalog.parquet").read_bytes() == (
+        out.parent / "dask-out-dask" / "catalog.parquet"
+    ).read_bytes()
+    eff = times["serial"] / (2 * times["dask"])
+    effp = times["serial"] / (2 * times["processes"])
+    return [
+        "| frame | tiles | serial [s] | Dask LocalCluster 2 workers [s] | efficiency | processes x2 [s] | efficiency | catalogs identical |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {size}x{size}, 3 bands, ~{n_obj} objects | 4 | {times['serial']:.1f} | {times['dask']:.1f} | "
+        f"{eff:.2f} | {times['processes']:.1f} | {effp:.2f} | {same} |",
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller frames (smoke test)")
+    ap.add_argument("--only", choices=("frame", "memory", "dask"), default=None)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="galmix-bench-"))
+    print(f"machine: {_machine()}\n")
+    try:
+        if args.only in (None, "frame"):
+            size, n = (1024, 500) if args.quick else (2048, 2000)
+            print("\n".join(bench_frame(root, size, n)) + "\n")
+        if args.only in (None, "memory"):
+            print(
+                "\n".join(bench_memory(root, 2 if args.quick else 4, 768 if args.quick else 1024))
+                + "\n"
+            )
+        if args.only in (None, "dask"):
+            size, n = (512, 120) if args.quick else (1024, 400)
+            print("\n".join(bench_dask(root, size, n)) + "\n")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
