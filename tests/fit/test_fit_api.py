@@ -320,3 +320,25 @@ def test_flags_singular_covariance_and_maxiter():
     assert np.isnan(res.errors["n_sersic"])
     res = fit(obs, "gauss", settings=LMSettings(maxiter=1, ntry=1))
     assert res.flags & FLAGS.MAXITER and res.flags & FLAGS.NOT_CONVERGED
+
+
+def test_sky_component(rng, tmp_path):
+    """A constant sky level per band is fit linearly alongside the galaxy."""
+    gal = galsim.Exponential(flux=20.0, half_light_radius=0.6).shear(g1=0.1, g2=0.0)
+    img = render_galsim(gal, PSF, JAC, (48, 48)) + 0.01
+    obs = Observation(
+        img + rng.normal(0, 1e-3, img.shape), weight=np.full(img.shape, 1e6), jacobian=JAC, psf=MIX
+    )
+    res = fit(obs, "exp+sky")
+    assert res.flags == 0
+    assert res.params["sky"] == pytest.approx(0.01, abs=1e-4)
+    assert res.params["flux"] == pytest.approx(20.0, rel=3e-3)  # sky not in the flux
+    assert "half_light_radius" in res.params  # plain names next to a sky
+    biased = fit(obs, "exp")
+    assert biased.params["flux"] > 21.0
+    write_galfit_fits(res, tmp_path / "sky.fits")
+    assert fits.getheader(tmp_path / "sky.fits", 2)["COMP_2"] == "sky"
+    mb = MultiBandObservation({"g": obs, "r": obs.replace(image=obs.image + 0.02)})
+    t = fit_batch([mb], "sersic+sky")
+    assert t["sky_r"][0] - t["sky_g"][0] == pytest.approx(0.02, abs=1e-4)
+    assert t["flux_r"][0] == pytest.approx(t["flux_g"][0], rel=1e-3)

@@ -53,6 +53,7 @@ def _chi2_grad(lay, pk, p):
         ("sersic", [0.05, -0.1, 30.0, np.log(0.5), 0.2, -0.15, 2.3]),
         ("point+sersic", [0.05, -0.1, 5.0, 30.0, np.log(0.4), -0.3, 0.1, 1.2]),
         ("exp+dev", [0.0, 0.02, 20.0, np.log(0.6), 0.1, 0.1, 10.0, np.log(0.2), -0.1, 0.2]),
+        ("sersic+sky", [0.05, -0.1, 30.0, np.log(0.5), 0.2, -0.15, 2.3, 0.3]),
     ],
 )
 def test_analytic_gradient_matches_finite_differences(model, p, rng):

@@ -188,6 +188,8 @@ def build_gaussians(
     M = np.zeros((3, 3))
     ng = 0
     for c in range(C):
+        if c_kind[c] == 3:  # sky: no Gaussians (added per pixel in the accumulation)
+            continue
         K = component_mixture(
             c, p, c_ipar, c_kind, c_K, c_w, c_s, tab_n, tab_w, tab_s, tab_dw, tab_ds, w, s, dw, ds
         )
@@ -267,7 +269,25 @@ def build_gaussians(
 
 @njit(cache=True, fastmath=True)
 def _accumulate_exposure(
-    gtab, gidx, ng, col, sub, nsub, step, u, v, y, wt, cont, need_jac, model_out, grow, jtj, jtr
+    gtab,
+    gidx,
+    ng,
+    col,
+    sub,
+    nsub,
+    step,
+    u,
+    v,
+    y,
+    wt,
+    cont,
+    need_jac,
+    model_out,
+    grow,
+    jtj,
+    jtr,
+    sky_val,
+    sky_col,
 ):
     """Add one exposure's pixels to chi2, J^T J and J^T r; returns chi2 part.
 
@@ -375,6 +395,12 @@ def _accumulate_exposure(
                     D[ct2, i] += quu * s20 + quv * s21 + qvv * s22
                 if ct3 >= 0:
                     D[ct3, i] += quu * s30 + quv * s31 + qvv * s32 + adn * e
+    if sky_val != 0.0 or sky_col >= 0:
+        for i in range(npix):
+            m[i] += sky_val
+        if need_jac and sky_col >= 0:
+            for i in range(npix):
+                D[sky_col, i] += 1.0
     chi2 = 0.0
     r = np.empty(npix)
     for i in range(npix):
@@ -473,6 +499,13 @@ def evaluate(
         i0 = e_pix[e]
         i1 = e_pix[e + 1]
         mo = model_out[i0:i1] if model_out.shape[0] > 0 else empty
+        sky_val = 0.0
+        sky_col = -1
+        for c in range(C):
+            if c_kind[c] == 3:
+                isky = c_iflux[c, e_band[e]]
+                sky_val += p[isky]
+                sky_col = col[isky]
         chi2 += _accumulate_exposure(
             gtab,
             gidx,
@@ -491,6 +524,8 @@ def evaluate(
             grow,
             jtj,
             jtr,
+            sky_val,
+            sky_col,
         )
     if need_jac:
         for a in range(nfree):

@@ -147,8 +147,10 @@ def fit_blend(
         ref = mg[0]
         p0[idx[pre + "u0"]] = centres_uv[k][0]
         p0[idx[pre + "v0"]] = centres_uv[k][1]
-        ncomp = len(m.components)
+        ncomp = len([c for c in m.components if c != "sky"])
         for kind, lab in zip(m.components, m.component_labels()):
+            if kind == "sky":
+                continue
             frac = 1.0 / ncomp
             for b in range(len(bands)):
                 nm = pre + "flux" + lab + (f"_{bands[b]}" if len(bands) > 1 else "")

@@ -199,8 +199,10 @@ def default_guess(
             p[idx[pre + "u0"]] = ref["u0"]
             p[idx[pre + "v0"]] = ref["v0"]
         labels = m.component_labels()
-        ncomp = len(m.components)
+        ncomp = len([c for c in m.components if c != "sky"])
         for kind, lab in zip(m.components, labels):
+            if kind == "sky":
+                continue  # sky levels start at 0 (linear: found in one LM step)
             frac = 1.0 / ncomp
             if kind == "point" and ncomp > 1:
                 frac = 0.2

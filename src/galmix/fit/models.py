@@ -20,8 +20,9 @@ from galmix.errors import GalmixValueError
 
 __all__ = ["COMPONENT_KINDS", "MODEL_NAMES", "Model", "parse_model"]
 
-#: component kinds and their kernel code (0 fixed mixture, 1 free-n Sersic, 2 point)
-COMPONENT_KINDS = {"gauss": 0, "exp": 0, "dev": 0, "sersic": 1, "point": 2}
+#: component kinds and their kernel code (0 fixed mixture, 1 free-n Sersic, 2 point,
+#: 3 constant sky level per pixel, one per band)
+COMPONENT_KINDS = {"gauss": 0, "exp": 0, "dev": 0, "sersic": 1, "point": 2, "sky": 3}
 _FIXED_N = {"exp": 1.0, "dev": 4.0}
 
 #: model names accepted by :func:`galmix.fit.fit`
@@ -34,6 +35,7 @@ MODEL_NAMES = (
     "expdev",
     "point+sersic",
     "exp+dev",
+    "sersic+sky",
 )
 
 N_MIN = 0.5  # Sersic index range of the fitter (clipped to the tables' range)
@@ -69,6 +71,10 @@ class Model:
                 raise GalmixValueError(
                     f"model component {c!r} is not one of {sorted(COMPONENT_KINDS)}"
                 )
+        if comps.count("sky") > 1 or all(c == "sky" for c in comps):
+            raise GalmixValueError(
+                f"model {'+'.join(comps)!r}: at most one 'sky' and at least one source component"
+            )
         object.__setattr__(self, "components", comps)
 
     @property
@@ -77,11 +83,17 @@ class Model:
         return "+".join(self.components)
 
     def component_labels(self) -> list[str]:
-        """Parameter suffix of each component (empty for a single component)."""
-        if len(self.components) == 1:
-            return [""]
+        """Parameter suffix of each component (empty for a single source component).
+
+        A ``sky`` component does not count: ``"sersic+sky"`` keeps the plain
+        Sersic names and adds ``sky`` (per band ``sky_<band>``).
+        """
+        sources = [c for c in self.components if c != "sky"]
         labels = []
         for i, c in enumerate(self.components):
+            if c == "sky" or len(sources) == 1:
+                labels.append("")
+                continue
             lab = c if self.components.count(c) == 1 else f"{c}{i}"
             labels.append("_" + lab)
         return labels
@@ -90,8 +102,11 @@ class Model:
         """User-facing parameter names for ``bands`` (``[""]`` for one band)."""
         names = ["u0", "v0"]
         for kind, lab in zip(self.components, self.component_labels()):
+            base = "sky" if kind == "sky" else "flux" + lab
             for b in bands:
-                names.append("flux" + lab + (f"_{b}" if b else ""))
+                names.append(base + (f"_{b}" if b else ""))
+            if kind == "sky":
+                continue
             if kind != "point":
                 names += ["half_light_radius" + lab, "g1" + lab, "g2" + lab]
             if kind == "sersic":
@@ -171,7 +186,7 @@ def fixed_mixture(kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Round unit-hlr mixture of a fixed-shape component kind."""
     if kind == "gauss":
         return gauss_mixture()
-    if kind == "point":
+    if kind in ("point", "sky"):
         return np.array([1.0]), np.array([0.0])
     from galmix.profiles import sersic_mixture
 
@@ -234,12 +249,17 @@ def build_layout(models: Sequence[Model], bands: Sequence[str]) -> Layout:
         fidx: dict[str, list[int]] = {b: [] for b in bsuffix}
         for kind, lab in zip(m.components, m.component_labels()):
             iflux = []
+            base = "sky" if kind == "sky" else "flux" + lab
             for b in bsuffix:
-                nm = "flux" + lab + (f"_{b}" if b else "")
+                nm = base + (f"_{b}" if b else "")
                 k = add(nm, nm, -np.inf, np.inf)
                 iflux.append(k)
-                fidx[b].append(k)
+                if kind != "sky":
+                    fidx[b].append(k)
             ilr = ig1 = ig2 = inn = -1
+            if kind == "sky":
+                comps.append((kind, [iu0, iv0, -1, -1, -1, -1], iflux))
+                continue
             if kind != "point":
                 ilr = add("half_light_radius" + lab, "logr" + lab, LOGR_MIN, LOGR_MAX)
                 ig1 = add("g1" + lab, "g1" + lab, -G_MAX, G_MAX)

@@ -86,6 +86,8 @@ def galfit_parameters(res: FitResult, zeropoint: float = 0.0, exposure: int = 0)
     band = res.bands[0] if res.bands else ""
 
     def _flux(key: str) -> tuple[float, float]:
+        if key not in p and f"{key}_{band}" in p:
+            key = f"{key}_{band}"
         v, s = p.get(key, np.nan), e.get(key, np.nan)
         if isinstance(v, dict):
             v, s = v[band], s[band]
@@ -107,6 +109,7 @@ def galfit_parameters(res: FitResult, zeropoint: float = 0.0, exposure: int = 0)
         "dev": "devauc",
         "gauss": "gaussian",
         "point": "psf",
+        "sky": "sky",
     }
     ncomp = 0
     for k, pre in enumerate(prefixes):
@@ -116,12 +119,17 @@ def galfit_parameters(res: FitResult, zeropoint: float = 0.0, exposure: int = 0)
             mname = res.model if not res.model.startswith("blend:") else names[k]
             model = parse_model(mname)
             clist = [
-                (galfit_name[kind], lab, "flux" + lab)
+                (galfit_name[kind], lab, "sky" if kind == "sky" else "flux" + lab)
                 for kind, lab in zip(model.components, model.component_labels())
             ]
         for gname, lab, fkey in clist:
             ncomp += 1
             i = ncomp
+            if gname == "sky":
+                sv, se = _flux(pre + fkey)
+                cards[f"COMP_{i}"] = "sky"
+                cards[f"{i}_SKY"] = f"{sv:.6g} +/- {se:.3g}"
+                continue
             u0 = p.get(pre + "u0" + (lab if res.model == "expdev" else ""), p.get(pre + "u0"))
             v0 = p.get(pre + "v0" + (lab if res.model == "expdev" else ""), p.get(pre + "v0"))
             x, y = jac.to_pixel(u0, v0)
