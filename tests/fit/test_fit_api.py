@@ -342,3 +342,17 @@ def test_sky_component(rng, tmp_path):
     t = fit_batch([mb], "sersic+sky")
     assert t["sky_r"][0] - t["sky_g"][0] == pytest.approx(0.02, abs=1e-4)
     assert t["flux_r"][0] == pytest.approx(t["flux_g"][0], rel=1e-3)
+
+
+def test_batch_chunks_give_identical_rows(rng):
+    obs = [
+        _obs(galsim.Exponential(flux=f, half_light_radius=0.5), sigma=0.01, rng=rng)
+        for f in (5.0, 8.0, 11.0, 14.0, 17.0)
+    ]
+    obs[2] = "bad"
+    whole = fit_batch(obs, "exp", ids=list("abcde"))
+    chunked = fit_batch(obs, "exp", ids=list("abcde"), chunk_size=2)
+    assert list(chunked["id"]) == list("abcde")
+    assert np.array_equal(whole["flags"], chunked["flags"])
+    good = whole["flags"] == 0
+    assert np.allclose(whole["flux"][good], chunked["flux"][good], rtol=1e-12)

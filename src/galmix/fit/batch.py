@@ -47,6 +47,7 @@ def fit_batch(
     settings: LMSettings | None = None,
     ids: Sequence[Any] | None = None,
     nthreads: int | None = None,
+    chunk_size: int = 2048,
 ) -> Table:
     """Fit many independent objects in parallel (numba threads).
 
@@ -72,6 +73,9 @@ def fit_batch(
         Object identifiers for the ``id`` column (default ``0..N-1``).
     nthreads : int, optional
         Numba threads (default: numba's current setting).
+    chunk_size : int
+        Objects packed and fit per parallel call (bounds memory: pixels of
+        one chunk are held at once).
 
     Returns
     -------
@@ -92,6 +96,37 @@ def fit_batch(
     """
     settings = settings or LMSettings()
     nobj = len(observations)
+    if int(chunk_size) < 1:
+        raise GalmixValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
+    if nobj > chunk_size:
+        from astropy.table import vstack
+
+        if ids is not None and len(ids) != nobj:
+            raise GalmixValueError(f"ids has length {len(ids)}, expected {nobj}")
+        if guesses is not None and len(guesses) != nobj:
+            raise GalmixValueError(f"guesses has length {len(guesses)}, expected {nobj}")
+        all_ids = list(ids) if ids is not None else list(range(nobj))
+        parts = []
+        for a in range(0, nobj, chunk_size):
+            b = min(a + chunk_size, nobj)
+            parts.append(
+                fit_batch(
+                    observations[a:b],
+                    model,
+                    psf,
+                    guesses=None if guesses is None else guesses[a:b],
+                    fixed=fixed,
+                    bounds=bounds,
+                    priors=priors,
+                    settings=settings,
+                    ids=all_ids[a:b],
+                    nthreads=nthreads,
+                    chunk_size=chunk_size,
+                )
+            )
+        out = vstack(parts, metadata_conflicts="silent")
+        out.meta.update(parts[0].meta)
+        return out
     if ids is not None and len(ids) != nobj:
         raise GalmixValueError(f"ids has length {len(ids)}, expected {nobj}")
     if guesses is not None and len(guesses) != nobj:
