@@ -13,7 +13,7 @@ from scipy.special import erf
 from galmix.errors import GalmixTypeError, GalmixValueError
 from galmix.geometry import Jacobian, PixelResponse
 from galmix.profiles import Gaussian, GMix, PointSource, Sersic
-from galmix.render import _kernels, draw, draw_batch
+from galmix.render import _kernels, draw, draw_batch, draw_scene
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(40)
 PIX = Jacobian(1.0, 0.0, 0.0, 1.0)
@@ -172,3 +172,46 @@ def test_undersampled_devaucouleurs_central_pixel():
     galsim.Sersic(n=4.0, half_light_radius=2.0).drawImage(ref, scale=1.0, method="real_space")
     assert ours[24, 24] / ref.array[24, 24] - 1 == pytest.approx(0.0, abs=2e-3)
     assert np.abs(ours - ref.array).max() / ref.array.max() < 2e-3
+
+
+def test_scene_equals_sum_of_stamps():
+    jac = Jacobian(0.2, 0.01, 0.0, 0.19, x0=0.0, y0=0.0)
+    gals = [Sersic(1.0 + i, 0.3, 1.0 + 0.5 * i).shift(1.5 * i + 1.0, 2.0) for i in range(5)]
+    psf = Gaussian(1.0, sigma=0.25)
+    scene = draw_scene(gals, jac, (25, 50), psf=psf)
+    total = sum(draw(g, jac, (25, 50), psf=psf) for g in gals)
+    np.testing.assert_allclose(scene, total, rtol=0, atol=1e-14)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    scale_u=st.floats(0.15, 0.3),
+    scale_v=st.floats(0.15, 0.3),
+    theta=st.floats(-3.2, 3.2),
+    shear=st.floats(-0.2, 0.2),
+    flip=st.booleans(),
+)
+def test_image_moments_match_gmix_moments_any_jacobian(scale_u, scale_v, theta, shear, flip):
+    """Unweighted world moments of the rendered image equal the mixture's (+ pixel)."""
+    c, s = math.cos(theta), math.sin(theta)
+    mat = np.array([[c, -s], [s, c]]) @ np.array([[scale_u, shear * scale_u], [0.0, scale_v]])
+    if flip:
+        mat = mat @ np.array([[0.0, 1.0], [1.0, 0.0]])
+    jac = Jacobian.from_matrix(mat, 40.3, 39.6)
+    gm = Gaussian(2.0, sigma=0.6).shear(0.15, -0.05).shift(0.1, -0.2).gmix()
+    for method in ("no_pixel", "auto"):
+        im = draw(gm, jac, (81, 81), method=method)
+        y, x = np.mgrid[0:81, 0:81]
+        u, v = jac.to_world(x, y)
+        f = im.sum()
+        assert f == pytest.approx(2.0, rel=1e-6)
+        mu, mv = (im * u).sum() / f, (im * v).sum() / f
+        iuu = (im * (u - mu) ** 2).sum() / f
+        ivv = (im * (v - mv) ** 2).sum() / f
+        m = gm.moments()
+        assert (mu, mv) == pytest.approx((m["u0"], m["v0"]), abs=1e-6)
+        # the pixel adds its own second moments (M M^T / 12) when integrated
+        pix = mat @ mat.T / 12.0 if method == "auto" else np.zeros((2, 2))
+        sampling = 1e-3 if method == "no_pixel" else 1e-5
+        assert iuu == pytest.approx(m["Iuu"] + pix[0, 0], rel=sampling + 1e-5)
+        assert ivv == pytest.approx(m["Ivv"] + pix[1, 1], rel=sampling + 1e-5)

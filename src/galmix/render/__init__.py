@@ -10,6 +10,6 @@ Examples
 (21, 21)
 """
 
-from galmix.render.draw import METHODS, as_gmix_data, draw, draw_batch
+from galmix.render.draw import METHODS, as_gmix_data, draw, draw_batch, draw_scene
 
-__all__ = ["METHODS", "as_gmix_data", "draw", "draw_batch"]
+__all__ = ["METHODS", "as_gmix_data", "draw", "draw_batch", "draw_scene"]
