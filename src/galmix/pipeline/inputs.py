@@ -114,6 +114,11 @@ def _psf_observation(band: BandConfig, awcs: Any, x: float, y: float) -> Any:
     from galmix.geometry import WCS, Jacobian
     from galmix.image import Observation
 
+    if band.psf.image is None and band.psf.model in ("moffat", "gaussian"):
+        # analytic mixture in world coordinates: exact for any Jacobian, no PSF fit needed
+        gm = _analytic_psf(band.psf.model, band.psf.fwhm, band.psf.beta)
+        if gm is not None:
+            return gm
     jac = WCS(awcs).jacobian(x, y)
     if band.psf.image is not None:
         from astropy.io import fits
@@ -137,6 +142,20 @@ def _psf_observation(band: BandConfig, awcs: Any, x: float, y: float) -> Any:
     ny, nx = img.shape
     pj = Jacobian(jac.dudx, jac.dudy, jac.dvdx, jac.dvdy, x0=(nx - 1) / 2, y0=(ny - 1) / 2)
     return Observation(img, weight=np.full(img.shape, 1e8), jacobian=pj, meta={"band": band.name})
+
+
+def _analytic_psf(model: str, fwhm: float, beta: float) -> Any:
+    """Unit-flux Gaussian-mixture PSF (``galmix.psf``/``galmix.profiles``), or None."""
+    try:
+        if model == "moffat":
+            from galmix.psf import moffat_gmix
+
+            return moffat_gmix(fwhm, beta)
+        from galmix.profiles import Gaussian
+
+        return Gaussian(1.0, fwhm / 2.3548200450309493).gmix()
+    except (ImportError, AttributeError, TypeError, ValueError):  # pragma: no cover - peers
+        return None
 
 
 def _background(image: np.ndarray, variance: np.ndarray) -> tuple[np.ndarray, float]:

@@ -183,7 +183,12 @@ def register(
             from reproject import reproject_interp
 
             out_sb, fp = reproject_interp(
-                (sb, ai), ao, shape_out=shape_out, order="bilinear", return_footprint=True
+                (sb, ai),
+                ao,
+                shape_out=shape_out,
+                order="bilinear",
+                return_footprint=True,
+                roundtrip_coords=False,
             )
             xi, yi = pixel_coordinates(ao, ai, shape_out)
             out_vsb = _bilinear_squared(np.where(bad, np.inf, vsb), xi, yi)
