@@ -464,7 +464,8 @@ def fit(
         ``"gauss"``, ``"exp"``, ``"dev"``, ``"sersic"`` (free ``n``),
         ``"point"``, ``"point+sersic"``, ``"exp+dev"`` (simultaneous bulge
         + disc) or ``"expdev"`` (CModel-style: exp and dev fit separately,
-        then their best linear combination).
+        then their best linear combination). Append ``"+sky"`` to fit a
+        constant sky level per band as well (``"sersic+sky"``).
     psf : Observation, GMix or profile, optional
         Overrides ``obs.psf`` for every exposure. PSF images are fitted once
         with a Gaussian mixture (``galmix.psf.fit_psf``).
