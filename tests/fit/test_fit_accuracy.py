@@ -140,10 +140,10 @@ def test_multiband_colours_beat_independent_fits(rng):
     jac = Jacobian.from_scale(SCALE, 15.5, 15.5)
     psf = galsim.Gaussian(fwhm=PSF_FWHM)
     img1 = render_galsim(gal, psf, jac, (32, 32))
-    sigma = 0.05
+    sigma = 0.25  # S/N 15 / 23 / 30 in g / r / i
     mix = gauss_psf_mixture(psf.sigma)
     joint, indep = [], []
-    for _ in range(60):
+    for _ in range(80):
         bands = {
             b: Observation(
                 f * img1 + rng.normal(0, sigma, img1.shape),
