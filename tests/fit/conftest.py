@@ -36,28 +36,6 @@ def gauss_psf_mixture(sigma: float) -> np.ndarray:
     return np.array([[1.0, 0.0, 0.0, sigma**2, 0.0, sigma**2]])
 
 
-@pytest.fixture(scope="session")
-def sim_stamp():
-    """Factory: (galsim galaxy, PSF FWHM, jacobian, shape, s2n, rng) -> (Observation, psf)."""
-
-    def make(gal, psf_fwhm=0.8, jac=None, shape=(48, 48), s2n=None, rng=None, flux=None):
-        if jac is None:
-            jac = Jacobian.from_scale(0.2, (shape[1] - 1) / 2, (shape[0] - 1) / 2)
-        psf = galsim.Gaussian(fwhm=psf_fwhm)
-        img = render_galsim(gal, psf, jac, shape)
-        if s2n is None:
-            weight = np.full(shape, 1e8 / max(float(np.max(img)), 1e-30) ** 2)
-            noisy = img
-        else:
-            # S/N = sqrt(sum img^2) / sigma (optimal, as in GalSim's S/N)
-            sigma = float(np.sqrt(np.sum(img**2))) / s2n
-            noisy = img + rng.normal(0.0, sigma, shape) if rng is not None else img
-            weight = np.full(shape, 1.0 / sigma**2)
-        return Observation(noisy, weight=weight, jacobian=jac), gauss_psf_mixture(psf.sigma)
-
-    return make
-
-
 #: ACS/WFC AB zero points (counts/s) used to compare with the catalogue MAG_AUTO
 ACS_ZEROPOINTS = {"F606W": 26.486, "F814W": 25.937}
 
