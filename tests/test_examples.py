@@ -89,3 +89,28 @@ def test_metacal_crazy_wcs(tmp_path):
     # ignoring a rotated/flipped/sheared WCS is a bias of order unity
     assert abs(res["m_crazy_ignoring_wcs"]) > 0.1
     assert all(math.isfinite(v[0]) for v in res["table"].values())
+
+
+def test_multiband_fitting(tmp_path, shared_data):
+    pytest.importorskip("galsim")
+    pytest.importorskip("pyarrow")
+    mod = load_example("multiband_fitting")
+    res = mod.main(tmp_path, fast=True, data_dir=shared_data)
+    for fig in res["figures"].values():
+        assert_png(fig)
+    ser, cm = res["patch"]["sersic"], res["patch"]["expdev"]
+    # most simulated objects are detected, fitted and matched to the truth
+    assert ser["n_matched"] > 0.6 * ser["n_truth"]
+    assert cm["n_matched"] > 0.6 * cm["n_truth"]
+    # bright galaxies: Sersic magnitudes within a few hundredths of the truth
+    assert abs(ser["median_dmag_r_bright_gal"]) < 0.08
+    assert ser["sigma_mad_dmag_r_bright_gal"] < 0.15
+    # CModel on Sersic galaxies: model mismatch, but no gross failure
+    assert abs(cm["median_dmag_r_bright_gal"]) < 0.25
+    # the real HST galaxy: converged, sensible structure, near-unit chi2/dof
+    assert res["hst_sersic_flags"] == 0
+    assert 0.5 < res["hst_sersic_n"] < 3.0
+    assert 0.1 < res["hst_sersic_hlr"] < 1.0
+    assert 0.9 < res["hst_sersic_chi2_per_dof"] < 2.0
+    # F606W - F814W colour within 0.2 mag of the catalogue's MAG_AUTO colour
+    assert abs(res["hst_colour_sersic"] - res["hst_colour_catalog"]) < 0.2
