@@ -27,15 +27,15 @@ __all__ = ["object_features", "run_photoz"]
 
 log = logging.getLogger(__name__)
 _NFOLD = 5
-#: pixels per object used for pixel-level photo-z (highest S/N first)
-_MAX_PIXELS = 60
+#: training pixels per object for pixel-level photo-z (random subset)
+_MAX_PIXELS = 100
 
 
-def _best_pixels(pix: Any, bands: list[str], limit: int) -> np.ndarray:
-    """Mask of the ``limit`` highest-S/N pixels (smallest middle-band magerr) of every object."""
-    err = np.asarray(pix[f"magerr_{bands[len(bands) // 2]}"], float)
+def _sample_pixels(pix: Any, limit: int, seed: int) -> np.ndarray:
+    """Mask of at most ``limit`` pixels per object, drawn at random (seeded)."""
     ids = np.asarray(pix["id"], np.int64)
-    order = np.lexsort((np.nan_to_num(err, nan=np.inf), ids))
+    key = np.random.default_rng(seed).random(len(ids))
+    order = np.lexsort((key, ids))
     sid = ids[order]
     start = np.r_[0, np.flatnonzero(np.diff(sid)) + 1]
     rank = np.arange(len(sid)) - np.repeat(start, np.diff(np.r_[start, len(sid)]))
@@ -75,27 +75,36 @@ def object_features(cat: Any, bands: list[str]) -> np.ndarray:
     return np.hstack([m[:, mid : mid + 1], m[:, :-1] - m[:, 1:]])
 
 
-def _kfold_predict(make, X: np.ndarray, z: np.ndarray, train: np.ndarray, seed: int, groups=None):
-    """Predictions for every row: cross-validated on ``train`` rows, full model elsewhere."""
+def _kfold_predict(
+    make, X: np.ndarray, z: np.ndarray, train: np.ndarray, seed: int, groups=None, fit_mask=None
+):
+    """Predictions for every row: cross-validated on ``train`` rows, full model elsewhere.
+
+    Models are fitted on ``train & fit_mask`` rows; folds are drawn per
+    ``groups`` (objects) so that no row is predicted by a model that saw its
+    own object.
+    """
     out = np.full(len(X), np.nan)
+    usable = train if fit_mask is None else (train & fit_mask)
     tr = np.flatnonzero(train)
-    if tr.size < 10:
+    if np.count_nonzero(usable) < 10:
         return out
-    model = make().fit(X[tr], z[tr])
+    model = make().fit(X[usable], z[usable])
     other = np.flatnonzero(~train)
     if other.size:
         out[other] = model.predict(X[other])
     rng = np.random.default_rng(seed)
+    fold = np.full(len(X), -1)
     if groups is None:
-        fold = rng.integers(0, _NFOLD, tr.size)
+        fold[tr] = rng.integers(0, _NFOLD, tr.size)
     else:
         ug = np.unique(groups[tr])
         gf = dict(zip(ug.tolist(), rng.integers(0, _NFOLD, ug.size).tolist()))
-        fold = np.array([gf[g] for g in groups[tr].tolist()])
+        fold[tr] = [gf[g] for g in groups[tr].tolist()]
     for k in range(_NFOLD):
-        te = tr[fold == k]
-        fi = tr[fold != k]
-        if te.size == 0 or fi.size < 10:
+        te = np.flatnonzero(fold == k)
+        fi = usable & (fold != k)
+        if te.size == 0 or np.count_nonzero(fi) < 10:
             continue
         out[te] = make().fit(X[fi], z[fi]).predict(X[te])
     return out
@@ -142,7 +151,9 @@ def run_photoz(cfg: PipelineConfig, cat: Any, pix: Any | None) -> dict[str, Any]
         tr_pix = np.where(ridx >= 0, train[np.maximum(ridx, 0)], False)
         pix["z"] = zp_pix
         Xp = pixmod.pixel_features(pix, bands, with_errors=True)
-        okp = np.all(np.isfinite(Xp), axis=1) & _best_pixels(pix, bands, _MAX_PIXELS)
+        okp = np.all(np.isfinite(Xp), axis=1)
+        # training uses a random subset of each object's pixels; every pixel is predicted
+        best = _sample_pixels(pix, _MAX_PIXELS, cfg.seed + 2)
 
         def make_pix():
             return est.KNNPhotoZ(n_neighbors=15, weights="distance")
@@ -155,6 +166,7 @@ def run_photoz(cfg: PipelineConfig, cat: Any, pix: Any | None) -> dict[str, Any]
             tr_pix[okp],
             cfg.seed + 1,
             groups=ids[okp],
+            fit_mask=best[okp],
         )
         pix["photoz_z"] = zpix
         good = np.isfinite(zpix)
