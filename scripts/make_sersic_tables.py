@@ -35,6 +35,7 @@ NMIN, NMAX = 0.5, 6.5
 # weight of the half-light-radius constraint and of the smoothness penalty
 LAM_HLR = 30.0
 MU_SMOOTH = 1e-6
+NEAR_HALF_BOOST = 4.0
 OUT = Path(__file__).resolve().parents[1] / "src" / "galmix" / "profiles" / "data"
 
 
@@ -110,6 +111,10 @@ def badness(n, logw, logv):
 def joint_polish(ngrid, coef_w, coef_v, reg, max_nfev):
     k, deg1 = coef_w.shape
     probs = [NFit(n, k, reg) for n in ngrid]
+    # near n = 0.5 the components become degenerate (the exact answer is one
+    # Gaussian) and the smooth representation needs extra weight there
+    for pr in probs:
+        pr.norm *= 1.0 + NEAR_HALF_BOOST * math.exp(-(pr.n - NMIN) / 0.1)
     xs = x_of_n(ngrid)
     tmat = C.chebvander(xs, deg1 - 1)  # (nn, deg+1)
 
