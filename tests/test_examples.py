@@ -114,3 +114,22 @@ def test_multiband_fitting(tmp_path, shared_data):
     assert 0.9 < res["hst_sersic_chi2_per_dof"] < 2.0
     # F606W - F814W colour within 0.2 mag of the catalogue's MAG_AUTO colour
     assert abs(res["hst_colour_sersic"] - res["hst_colour_catalog"]) < 0.2
+
+
+def test_pixel_photoz(tmp_path):
+    pytest.importorskip("galsim")
+    pytest.importorskip("sklearn")
+    pytest.importorskip("pyarrow")
+    mod = load_example("pixel_photoz")
+    res = mod.main(tmp_path, fast=True)
+    for fig in res["figures"].values():
+        assert_png(fig)
+    assert res["n_train_objects"] >= 20 and res["n_test_objects"] >= 15
+    assert res["n_train_pixels"] > 1000
+    # simulated colours carry redshift information: far better than guessing
+    spread = res["z_range"][1] - res["z_range"][0]
+    assert spread > 0.5
+    pm, om = res["pixel_metrics"], res["object_metrics"]
+    assert pm["sigma_nmad"] < 0.15 and pm["outlier_fraction"] < 0.25
+    assert abs(pm["bias"]) < 0.05
+    assert om["sigma_nmad"] < 0.15
