@@ -185,31 +185,66 @@ def colour_diff_figure(
     return fig
 
 
-def chi_figure(chis: Mapping[str, np.ndarray], title: str = "") -> Any:
-    """Histograms of ``(measured - true)/error`` with the unit Gaussian for reference."""
+def chi_figure(
+    chis: Mapping[str, np.ndarray],
+    true_mag: np.ndarray | None = None,
+    title: str = "",
+    ylim: float = 10.0,
+) -> Any:
+    """``(measured - true)/error`` vs true magnitude (running median, sigma_MAD), one panel each.
+
+    Without ``true_mag``, histograms against the unit Gaussian. With correct
+    errors and no bias the running median is 0 and sigma_MAD is 1
+    (MultiProFit's ``matchedRefMagChi``).
+    """
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    grid = np.linspace(-6, 6, 200)
-    ax.plot(grid, np.exp(-0.5 * grid**2) / np.sqrt(2 * np.pi), "k-", lw=1.5, label="N(0, 1)")
-    for k, (name, chi) in enumerate(chis.items()):
+    k = max(1, len(chis))
+    if true_mag is None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        grid = np.linspace(-6, 6, 200)
+        ax.plot(grid, np.exp(-0.5 * grid**2) / np.sqrt(2 * np.pi), "k-", lw=1.5, label="N(0, 1)")
+        for j, (name, chi) in enumerate(chis.items()):
+            c = np.asarray(chi, float)
+            c = c[np.isfinite(c)]
+            if c.size:
+                ax.hist(
+                    np.clip(c, -6, 6),
+                    bins=48,
+                    range=(-6, 6),
+                    density=True,
+                    histtype="step",
+                    lw=1.5,
+                    color=f"C{j}",
+                    label=rf"{name}: $\sigma_{{MAD}}$ {sigma_mad(c):.2f}",
+                )
+        ax.set_xlabel(r"$\chi$")
+        ax.legend(fontsize=7)
+        ax.set_title(title, fontsize=9)
+        fig.tight_layout()
+        return fig
+    tm = np.asarray(true_mag, float)
+    fig, axes = plt.subplots(1, k, figsize=(4.6 * k, 4), squeeze=False, sharey=True)
+    finite = tm[np.isfinite(tm)]
+    bins = np.linspace(
+        np.floor(finite.min()) if finite.size else 18,
+        np.ceil(finite.max()) if finite.size else 25,
+        9,
+    )
+    for ax, (name, chi) in zip(axes[0], chis.items()):
         c = np.asarray(chi, float)
-        c = c[np.isfinite(c)]
-        if c.size == 0:
-            continue
-        ax.hist(
-            np.clip(c, -6, 6),
-            bins=48,
-            range=(-6, 6),
-            density=True,
-            histtype="step",
-            lw=1.5,
-            color=f"C{k}",
-            label=rf"{name}: med {np.median(c):+.2f}, $\sigma_{{MAD}}$ {sigma_mad(c):.2f}",
+        _diff_panel(ax, tm, np.clip(c, -ylim, ylim), name, "C0", bins)
+        for v in (-1, 1):
+            ax.axhline(v, color="k", lw=0.6, ls=":")
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_ylim(-ylim, ylim)
+        ax.set_xlabel("true magnitude")
+        ax.set_title(
+            rf"{name}: median {np.nanmedian(c):+.2f}, $\sigma_{{MAD}}$ {sigma_mad(c):.2f}",
+            fontsize=9,
         )
-    ax.set_xlabel(r"$\chi$ = (measured - true) / error")
-    ax.set_ylabel("density")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+        ax.legend(fontsize=6, loc="lower left")
+    axes[0, 0].set_ylabel(r"$\chi$ = (flux - true flux) / error")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
