@@ -151,7 +151,8 @@ def test_errors(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["galsim/fits_files/sipsample.fits", "galsim/fits_files/tpv.fits", "astropy/sip-wcs.fits"]
+    "name",
+    ["galsim/fits_files/sipsample.fits", "galsim/fits_files/tpv.fits", "astropy/sip-wcs.fits"],
 )
 def test_jacobian_matches_galsim_celestial_local_wcs(shared_data, name):
     galsim = pytest.importorskip("galsim")
@@ -163,3 +164,35 @@ def test_jacobian_matches_galsim_celestial_local_wcs(shared_data, name):
         ref = gw.jacobian(galsim.PositionD(x + 1, y + 1)).getMatrix()
         got = wcs.jacobian(x, y).matrix
         assert np.max(np.abs(got - ref)) / np.max(np.abs(ref)) < 1e-5
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("galsim/fits_files/sipsample.fits", True),
+        ("galsim/fits_files/tpv.fits", True),
+        ("galsim/fits_files/tnx.fits", True),
+        ("galsim/fits_files/zpx.fits", True),
+        ("astropy/tpvonly.hdr", True),
+    ],
+)
+def test_has_distortion(shared_data, name, expected):
+    assert WCS.from_fits(shared_data / name).has_distortion is expected
+
+
+def test_plain_tan_has_no_distortion():
+    hdr = fits.Header(
+        {
+            "CTYPE1": "RA---TAN",
+            "CTYPE2": "DEC--TAN",
+            "CRPIX1": 1.0,
+            "CRPIX2": 1.0,
+            "CRVAL1": 10.0,
+            "CRVAL2": 5.0,
+            "CD1_1": -1e-4,
+            "CD1_2": 0.0,
+            "CD2_1": 0.0,
+            "CD2_2": 1e-4,
+        }
+    )
+    assert WCS.from_fits(hdr).has_distortion is False

@@ -101,7 +101,12 @@ class WCS:
     [0.2, 0.0, 0.0, 0.2]
     """
 
-    def __init__(self, astropy_wcs: Any, shape: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        astropy_wcs: Any,
+        shape: tuple[int, int] | None = None,
+        header_ctype: str | None = None,
+    ) -> None:
         from astropy.wcs import WCS as AstropyWCS
 
         if not isinstance(astropy_wcs, AstropyWCS):
@@ -112,6 +117,8 @@ class WCS:
             ctype = list(astropy_wcs.wcs.ctype)
             raise GalmixValueError(f"WCS must be a 2-d celestial WCS, got CTYPE={ctype!r}")
         self._wcs = astropy_wcs
+        # astropy rewrites TPV/TNX/ZPX as TAN internally: keep the header's type
+        self._header_ctype = header_ctype or str(astropy_wcs.wcs.ctype[0])
         self.shape = None if shape is None else (int(shape[0]), int(shape[1]))
 
     # ------------------------------------------------------------------ I/O
@@ -153,7 +160,11 @@ class WCS:
             shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
         if shape is None and header.get("ZNAXIS1"):
             shape = (int(header["ZNAXIS2"]), int(header["ZNAXIS1"]))
-        return cls(awcs.celestial if awcs.naxis != 2 else awcs, shape=shape)
+        return cls(
+            awcs.celestial if awcs.naxis != 2 else awcs,
+            shape=shape,
+            header_ctype=str(header.get("CTYPE1", "")),
+        )
 
     def to_header(self) -> Any:
         """The WCS as a FITS header (SIP kept with ``relax=True``)."""
@@ -170,8 +181,8 @@ class WCS:
         w = self._wcs
         if w.sip is not None or w.cpdis1 is not None or w.det2im1 is not None:
             return True
-        ctype = w.wcs.ctype[0]
-        return any(t in ctype for t in ("TPV", "TNX", "ZPX"))
+        ctype = self._header_ctype.upper()
+        return any(t in ctype for t in ("SIP", "TPV", "TNX", "ZPX"))
 
     # ----------------------------------------------------------- transforms
     def pixel_to_world(self, x: Any, y: Any) -> tuple[Any, Any]:
