@@ -68,9 +68,12 @@ def _jac_array(jacobian: Any) -> np.ndarray:
 
 def _shape(shape: Any) -> tuple[int, int]:
     try:
-        ny, nx = (int(s) for s in shape)
+        ny, nx = shape
+        if any(isinstance(s, bool) or int(s) != s for s in (ny, nx)):
+            raise ValueError
+        ny, nx = int(ny), int(nx)
     except (TypeError, ValueError):
-        raise GalmixValueError(f"shape must be (ny, nx), got {shape!r}") from None
+        raise GalmixValueError(f"shape must be two integers (ny, nx), got {shape!r}") from None
     if ny < 1 or nx < 1:
         raise GalmixValueError(f"shape must be positive, got {shape!r}")
     return ny, nx
