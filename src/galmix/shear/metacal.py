@@ -299,7 +299,7 @@ class MetacalPlan:
         for t in types:
             if t not in METACAL_TYPES:
                 raise GalmixValueError(
-                    f"unknown metacal type {t!r}; known: {sorted(METACAL_TYPES)}"
+                    f"types: unknown metacal type {t!r}; known: {sorted(METACAL_TYPES)}"
                 )
         pixel = PixelResponse() if pixel is None else pixel
         ny, nx = int(shape[0]), int(shape[1])
