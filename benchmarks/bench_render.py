@@ -70,8 +70,14 @@ def main() -> None:
     r_np = best_rate(lambda: np.exp(x, out=out), x.size, min_time=min_time)
     r_nb = best_rate(lambda: _exp_loop(x, out), x.size, min_time=min_time)
     ceiling = max(r_np, r_nb)
-    rows.append(("exp() ceiling, numpy SIMD np.exp", r_np, "evals/s/core", ""))
-    rows.append(("exp() ceiling, numba scalar math.exp", r_nb, "evals/s/core", ""))
+
+    def remeasure_ceiling():
+        # the machine is shared: re-measure the ceiling between measurements
+        # and keep the best (fractions below are against the best, conservative)
+        nonlocal ceiling, r_np, r_nb
+        r_np = max(r_np, best_rate(lambda: np.exp(x, out=out), x.size, 3, min_time))
+        r_nb = max(r_nb, best_rate(lambda: _exp_loop(x, out), x.size, 3, min_time))
+        ceiling = max(r_np, r_nb)
 
     # 2. Gaussian evaluations per second (one core)
     numba.set_num_threads(1)
@@ -80,7 +86,8 @@ def main() -> None:
     image = np.zeros((512, 512))
     nev = _kernels.add_nopix(gm, jac, image, 0.0, 0.0)
     r = best_rate(lambda: _kernels.add_nopix(gm, jac, image, 0.0, 0.0), nev, min_time=min_time)
-    rows.append(("no_pixel Gaussian evals (wide, 512^2)", r, "evals/s/core", f"{r / ceiling:.0%}"))
+    remeasure_ceiling()
+    rows.append(("no_pixel Gaussian evals (wide, 512^2)", r, "evals/s/core", r))
     # many small components (typical galaxy x PSF on stamps)
     jac48 = Jacobian.from_scale(0.2, 23.5, 23.5)
     gal = Sersic(1.0, 0.6, 2.0, ngauss=6).shear(0.2, 0.1)
@@ -93,9 +100,8 @@ def main() -> None:
         nev,
         min_time=min_time,
     )
-    rows.append(
-        ("no_pixel Gaussian evals (18 comps, 48^2)", r, "evals/s/core", f"{r / ceiling:.0%}")
-    )
+    remeasure_ceiling()
+    rows.append(("no_pixel Gaussian evals (18 comps, 48^2)", r, "evals/s/core", r))
     pix = np.array([0.0, 0.0, 1.0])
     nev = _kernels.add_pix(conv, jac48.as_array(), pix, stamp, 0.0, 0.0)
     r = best_rate(
@@ -103,9 +109,8 @@ def main() -> None:
         nev,
         min_time=min_time,
     )
-    rows.append(
-        ("auto: erf row-node evals (18 comps, 48^2)", r, "evals/s/core", f"{r / ceiling:.0%}")
-    )
+    remeasure_ceiling()
+    rows.append(("auto: pixel evaluations (18 comps, 48^2)", r, "evals/s/core", r))
 
     # 3. images per second, 6-comp Sersic x 3-comp PSF, 48x48
     for method, code in (("no_pixel", 0), ("auto", 1)):
@@ -124,6 +129,7 @@ def main() -> None:
 
         r = best_rate(kern, 1, min_time=min_time)
         rows.append((f"kernel images, {method}, 48^2, 6x3 comps", r, "images/s/core", ""))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     nthreads = numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(nthreads)
     gals = [gal.shift(0.01 * i, 0.0) for i in range(256)]
@@ -157,9 +163,12 @@ def main() -> None:
         f"numpy {np.__version__}, numba {numba.__version__}, python {platform.python_version()}"
     )
     print()
+    rows.insert(0, ("exp() ceiling, numba scalar math.exp", r_nb, "evals/s/core", ""))
+    rows.insert(0, ("exp() ceiling, numpy SIMD np.exp", r_np, "evals/s/core", ""))
     print("| measurement | rate | unit | fraction of exp ceiling |")
     print("|---|---:|---|---:|")
     for name, rate, unit, frac in rows:
+        frac = f"{frac / ceiling:.0%}" if isinstance(frac, float) else frac
         print(f"| {name} | {rate:.3g} | {unit} | {frac} |")
 
 

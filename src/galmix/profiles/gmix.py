@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from galmix.errors import GalmixTypeError, GalmixValueError
+from galmix.profiles._gmix_nb import convolve_nb, transform_nb
 
 __all__ = ["GMix", "shear_matrix"]
 
@@ -305,27 +306,11 @@ class GMix:
 
 
 def _transform(d: np.ndarray, a: np.ndarray) -> np.ndarray:
-    out = np.empty_like(d)
-    out[:, 0] = d[:, 0]
-    out[:, 1] = a[0, 0] * d[:, 1] + a[0, 1] * d[:, 2]
-    out[:, 2] = a[1, 0] * d[:, 1] + a[1, 1] * d[:, 2]
-    cuu, cuv, cvv = d[:, 3], d[:, 4], d[:, 5]
-    # A C A^T
-    r00 = a[0, 0] * cuu + a[0, 1] * cuv
-    r01 = a[0, 0] * cuv + a[0, 1] * cvv
-    r10 = a[1, 0] * cuu + a[1, 1] * cuv
-    r11 = a[1, 0] * cuv + a[1, 1] * cvv
-    out[:, 3] = r00 * a[0, 0] + r01 * a[0, 1]
-    out[:, 4] = r00 * a[1, 0] + r01 * a[1, 1]
-    out[:, 5] = r10 * a[1, 0] + r11 * a[1, 1]
-    return out
+    return transform_nb(np.ascontiguousarray(d, dtype=np.float64), np.asarray(a, dtype=np.float64))
 
 
 def convolve_data(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Convolve two (K, 6) mixture arrays: returns a (K*L, 6) array."""
-    k, l = a.shape[0], b.shape[0]
-    out = np.empty((k * l, 6))
-    out[:, 0] = np.repeat(a[:, 0], l) * np.tile(b[:, 0], k)
-    for j in range(1, 6):
-        out[:, j] = np.repeat(a[:, j], l) + np.tile(b[:, j], k)
-    return out
+    return convolve_nb(
+        np.ascontiguousarray(a, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64)
+    )

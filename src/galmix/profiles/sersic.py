@@ -13,11 +13,10 @@ moving in ``n`` sees no kinks.
 from __future__ import annotations
 
 import math
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
-from numpy.polynomial import chebyshev as _cheb
 
 from galmix.errors import GalmixValueError
 
@@ -77,24 +76,51 @@ def _check_n(n: float, nmin: float, nmax: float) -> float:
     return n
 
 
-def _eval(n: float, ngauss: int, deriv: bool):
+def _cheb_basis(x: float, deg1: int, deriv: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``T_d(x)`` (and ``T_d'(x)``) for d < deg1, via ``T_d(cos t) = cos(d t)``."""
+    d = np.arange(deg1, dtype=np.float64)
+    theta = math.acos(min(1.0, max(-1.0, x)))
+    t = np.cos(d * theta)
+    if not deriv:
+        return t, None
+    st = math.sin(theta)
+    if st > 1e-6:
+        dt = d * np.sin(d * theta) / st
+    else:  # endpoints: T_d'(+-1) = (+-1)^(d+1) d^2
+        sign = 1.0 if x > 0 else -1.0
+        dt = sign ** (d + 1) * d * d
+    return t, dt
+
+
+@lru_cache(maxsize=4096)
+def _eval_cached(n: float, ngauss: int, deriv: bool):
     cw, cv, nmin, nmax = _table(ngauss)
     n = _check_n(n, nmin, nmax)
     span = math.log(nmax) - math.log(nmin)
     x = 2.0 * (math.log(n) - math.log(nmin)) / span - 1.0
-    logw = _cheb.chebval(x, cw.T)
-    logv = _cheb.chebval(x, cv.T)
+    t, dt = _cheb_basis(x, cw.shape[1], deriv)
+    logw = cw @ t
+    logv = cv @ t
     w = np.exp(logw - logw.max())
     w /= w.sum()
     v = np.exp(logv)
     if not deriv:
         return w, v
     dxdn = 2.0 / (span * n)
-    dlogw = _cheb.chebval(x, _cheb.chebder(cw.T, axis=0)) * dxdn
-    dlogv = _cheb.chebval(x, _cheb.chebder(cv.T, axis=0)) * dxdn
+    dlogw = (cw @ dt) * dxdn
+    dlogv = (cv @ dt) * dxdn
     dw = w * (dlogw - np.dot(w, dlogw))
     dv = v * dlogv
     return w, v, dw, dv
+
+
+def _eval(n: float, ngauss: int, deriv: bool):
+    try:
+        n = float(n)
+    except (TypeError, ValueError):
+        raise GalmixValueError(f"Sersic index n must be a number, got {n!r}") from None
+    # memoised (pure function of its arguments); hand out copies
+    return tuple(a.copy() for a in _eval_cached(n, int(ngauss), deriv))
 
 
 def sersic_mixture(n: float, ngauss: int = DEFAULT_NGAUSS) -> tuple[np.ndarray, np.ndarray]:
