@@ -133,3 +133,19 @@ def test_pixel_photoz(tmp_path):
     assert pm["sigma_nmad"] < 0.15 and pm["outlier_fraction"] < 0.25
     assert abs(pm["bias"]) < 0.05
     assert om["sigma_nmad"] < 0.15
+
+
+HOWTO = sorted((REPO / "docs" / "howto").glob("*.md"))
+
+
+@pytest.mark.parametrize("page", HOWTO, ids=[p.stem for p in HOWTO])
+def test_howto_snippets_run(page, tmp_path, monkeypatch):
+    """Every ```python block of a how-to page runs, in order, in one namespace."""
+    import re
+
+    pytest.importorskip("galsim")
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {"__name__": "__howto__"}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), ns)
