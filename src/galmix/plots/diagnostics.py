@@ -269,6 +269,10 @@ def size_figure(
     ax.plot(lim, lim, "k-", lw=0.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(lim)
     ax.set_ylim(lim[0] * 0.5, lim[1] * 2)
     ax.set_xlabel("true half-light radius [arcsec]")
