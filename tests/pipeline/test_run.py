@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from galmix.errors import FLAGS
 from galmix.pipeline.run import run_pipeline
 from galmix.pipeline.store import read_parquet_table, sha256_file
 
@@ -90,6 +91,12 @@ def test_truth_match_and_completeness(serial_run, tiny_field) -> None:
     missing = [int(i) for i in np.asarray(truth["id"])[bright] if int(i) not in matched_ids]
     assert not missing, missing
     m = tm[hit]
+    # ASSOC cross-match with the reference (spectroscopic) catalog: right redshifts, no false matches
+    ref = np.asarray(m["ref_match_id"]) >= 0
+    assert ref.sum() >= 3
+    assert np.allclose(np.asarray(m["ref_z"])[ref], np.asarray(m["true_z"])[ref])
+    unmatched = np.asarray(tm["ref_match_id"]) < 0
+    assert np.all(np.asarray(tm["flags"])[unmatched] & int(FLAGS.NO_MATCH))
     # positions agree with the truth (0.2 arcsec pixels) for bright matches
     b = np.asarray(m["true_mag_r"]) < 22
     sep = np.asarray(m["match_sep"])[b]
