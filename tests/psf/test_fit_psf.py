@@ -147,3 +147,13 @@ def test_airy_gmix_core():
     assert ours.sum() == pytest.approx(ref.array.sum(), rel=0.01)
     with pytest.raises(GalmixValueError, match="beta"):
         moffat_gmix(1.0, 1.0)
+
+
+def test_pure_noise_never_raises(rng):
+    jac = Jacobian.from_scale(0.2, 12.0, 12.0)
+    for seed in range(3):
+        noise = np.random.default_rng(seed).normal(0.0, 1.0, (25, 25))
+        res = fit_psf(Observation(noise, weight=np.ones((25, 25)), jacobian=jac), ngauss=2)
+        assert isinstance(res.flags, int)
+        if res.flags == 0:
+            assert np.isfinite(res.T) and res.gmix is not None
