@@ -149,3 +149,61 @@ def test_howto_snippets_run(page, tmp_path, monkeypatch):
     ns: dict = {"__name__": "__howto__"}
     for block in blocks:
         exec(compile(block, str(page), "exec"), ns)
+
+
+MY_PAGES = [
+    REPO / "docs" / n for n in ("index.md", "examples.md", "migration.md", "performance.md")
+] + HOWTO
+
+
+def _resolve(dotted: str):
+    import importlib
+
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(dotted)
+
+
+@pytest.mark.parametrize("page", MY_PAGES, ids=[p.stem for p in MY_PAGES])
+def test_documented_names_exist(page):
+    """Every ``galmix.x.y`` and ``obs.<attribute>`` named in the page exists."""
+    import re
+
+    from galmix import Observation
+
+    if not page.exists():
+        pytest.skip(f"{page} not present")
+    text = page.read_text()
+    dotted = set(re.findall(r"galmix(?:\.[A-Za-z_]\w*)+", text))
+    missing = []
+    for name in sorted(dotted):
+        try:
+            _resolve(name.rstrip("."))
+        except (ImportError, AttributeError):
+            missing.append(name)
+    for attr in sorted(set(re.findall(r"`obs\.([A-Za-z_]\w*)", text))):
+        if not hasattr(Observation, attr) and attr not in Observation.__dataclass_fields__:
+            missing.append(f"obs.{attr}")
+    assert not missing, missing
+
+
+def test_documented_cli_commands_exist():
+    """Every ``galmix <command>`` shown in the docs is a real sub-command."""
+    import re
+
+    from galmix.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    text = "\n".join(p.read_text() for p in MY_PAGES if p.exists())
+    shell = "\n".join(re.findall(r"```bash\n(.*?)```", text, re.S))
+    used = set(re.findall(r"^\s*galmix ([a-z][a-z-]+)", shell, re.M))
+    assert used, "no commands found"
+    assert used <= set(sub.choices), used - set(sub.choices)
