@@ -45,6 +45,7 @@ from galmix.plots import redshift_figure
 from galmix.sim import simulate_field
 
 BANDS = ("g", "r", "i", "z")
+R_MAX = 1.0  # arcsec: pixels used for training and prediction
 
 
 def main(out_dir: str | os.PathLike, fast: bool = True) -> dict:
@@ -92,7 +93,9 @@ def main(out_dir: str | os.PathLike, fast: bool = True) -> dict:
     ztrue_of = dict(zip(np.asarray(cat["id"]).tolist(), np.asarray(cat["true_z"], float)))
 
     pid = np.asarray(pixels["id"])
-    good = np.asarray(pixels["flags"]) == 0
+    # unflagged pixels within 1 arcsec of the object centre: the footprint's
+    # outskirts are noise-dominated and blur the colour-redshift relation
+    good = (np.asarray(pixels["flags"]) == 0) & (np.asarray(pixels["r"]) < R_MAX)
     tr = np.isin(pid, train_ids) & good
     te = np.isin(pid, test_ids) & good
 
@@ -131,15 +134,25 @@ def main(out_dir: str | os.PathLike, fast: bool = True) -> dict:
     )
     figs["redshifts"] = _save(fig, out / "photoz_redshifts.png", plt)
 
-    # per-pixel redshift map of the test object with the most pixels
-    best = int(np.asarray(agg["id"])[np.argmax(np.asarray(agg["n_pixels"]))])
-    sel = pid[te] == best
-    xs, ys = np.asarray(pixels["x"])[te][sel], np.asarray(pixels["y"])[te][sel]
+    # per-pixel redshift map of the brightest test object: every pixel of its
+    # footprint (the circle marks the R_MAX pixels that enter its redshift)
+    rows = np.searchsorted(np.asarray(cat["id"]), np.asarray(agg["id"]))
+    best = int(np.asarray(agg["id"])[np.nanargmin(np.asarray(cat["r_mag_auto"])[rows])])
+    allpix = (pid == best) & (np.asarray(pixels["flags"]) == 0)
+    z_all = knn.predict(X[allpix])
+    xs, ys = np.asarray(pixels["x"])[allpix], np.asarray(pixels["y"])[allpix]
     x0, y0 = xs.min(), ys.min()
     zmap = np.full((ys.max() - y0 + 1, xs.max() - x0 + 1), np.nan)
     rmap = np.full(zmap.shape, np.nan)
-    zmap[ys - y0, xs - x0] = z_pix[sel]
-    rmap[ys - y0, xs - x0] = np.asarray(pixels["mag_r"])[te][sel]
+    zmap[ys - y0, xs - x0] = z_all
+    rmap[ys - y0, xs - x0] = np.asarray(pixels["mag_r"])[allpix]
+    used = np.asarray(pixels["r"])[allpix] < R_MAX
+    # object centre and pixel scale of the map from the pixel offsets (arcsec)
+    rad = np.hypot(np.asarray(pixels["dx"])[allpix], np.asarray(pixels["dy"])[allpix])
+    ic = int(np.argmin(rad))
+    cx, cy = xs[ic] - x0, ys[ic] - y0
+    dpix = np.hypot(xs - xs[ic], ys - ys[ic])
+    scale = float(np.median(rad[dpix > 2] / dpix[dpix > 2]))  # arcsec per pixel
     zb = float(np.asarray(agg["z_phot"])[np.asarray(agg["id"]) == best][0])
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
     im = axes[0].imshow(rmap, origin="lower", cmap="gray")
@@ -147,8 +160,12 @@ def main(out_dir: str | os.PathLike, fast: bool = True) -> dict:
     axes[0].set_title(f"object {best}: r-band footprint pixels")
     im = axes[1].imshow(zmap, origin="lower", cmap="viridis")
     fig.colorbar(im, ax=axes[1], label="pixel z_phot")
-    axes[1].set_title("per-pixel kNN redshift")
-    axes[2].hist(z_pix[sel], bins=30, color="C0", alpha=0.7, label="pixels")
+    axes[1].set_title(f'per-pixel kNN redshift (circle: r < {R_MAX:g}")')
+    for ax in axes[:2]:
+        ax.add_patch(plt.Circle((cx, cy), R_MAX / scale, fill=False, color="C3", lw=1.5))
+    bins = np.linspace(min(z_all.min(), ztrue_of[best]) - 0.05, z_all.max() + 0.05, 40)
+    axes[2].hist(z_all, bins=bins, color="0.7", label="all footprint pixels")
+    axes[2].hist(z_all[used], bins=bins, color="C0", alpha=0.8, label=f'r < {R_MAX:g}"')
     axes[2].axvline(ztrue_of[best], color="k", lw=2, label=f"true z {ztrue_of[best]:.3f}")
     axes[2].axvline(zb, color="C3", ls="--", lw=2, label=f"aggregated {zb:.3f}")
     axes[2].set_xlabel("z")
