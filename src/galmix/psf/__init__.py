@@ -8,7 +8,14 @@ Examples
 1.0
 """
 
-from galmix.psf.analytic import airy_gmix, fit_radial_mixture, moffat_gmix
+from galmix.psf.analytic import airy_gmix, fit_radial_mixture, kolmogorov_gmix, moffat_gmix
 from galmix.psf.fit import PSFFitResult, fit_psf
 
-__all__ = ["PSFFitResult", "airy_gmix", "fit_psf", "fit_radial_mixture", "moffat_gmix"]
+__all__ = [
+    "PSFFitResult",
+    "airy_gmix",
+    "fit_psf",
+    "fit_radial_mixture",
+    "kolmogorov_gmix",
+    "moffat_gmix",
+]

@@ -7,12 +7,12 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import least_squares
-from scipy.special import j1
+from scipy.special import j0, j1
 
 from galmix.errors import GalmixTypeError, GalmixValueError
 from galmix.profiles import GMix
 
-__all__ = ["airy_gmix", "fit_radial_mixture", "moffat_gmix"]
+__all__ = ["airy_gmix", "fit_radial_mixture", "kolmogorov_gmix", "moffat_gmix"]
 
 
 def _positive(value: float, name: str) -> float:
@@ -177,6 +177,54 @@ def airy_gmix(
         raise GalmixValueError(f"ngauss must be in 1..10, got {ngauss!r}")
     w, v = _airy_unit(round(eps, 9), ngauss)
     return _round_gmix(w, v * lod * lod, flux)
+
+
+@lru_cache(maxsize=16)
+def _kolmogorov_unit(ngauss: int) -> tuple[np.ndarray, np.ndarray]:
+    # radial profile of the MTF exp(-k^(5/3)) by a direct Hankel integral
+    # (the MTF decays fast, so a fine uniform k grid to k = 20 is exact to
+    # double precision), then scaled to unit FWHM
+    k = np.linspace(0.0, 20.0, 8001)
+    wk = np.exp(-(k ** (5.0 / 3.0))) * k * (k[1] - k[0]) / (2.0 * math.pi)
+
+    def prof0(r):
+        r = np.atleast_1d(np.asarray(r, dtype=np.float64))
+        out = np.empty_like(r)
+        for i in range(0, r.size, 256):
+            out[i : i + 256] = j0(np.outer(r[i : i + 256], k)) @ wk
+        return out
+
+    rr = np.linspace(0.0, 3.0, 3001)
+    pr = prof0(rr)
+    fwhm0 = 2.0 * float(np.interp(0.5 * pr[0], pr[::-1], rr[::-1]))
+    return fit_radial_mixture(lambda r: prof0(r * fwhm0) * fwhm0**2, 1e-3, 20.0, ngauss)
+
+
+def kolmogorov_gmix(fwhm: float, ngauss: int = 5, flux: float = 1.0) -> GMix:
+    """Gaussian mixture of a Kolmogorov (atmospheric, long-exposure) PSF.
+
+    The profile is the Hankel transform of the Kolmogorov MTF
+    ``exp(-(k/k0)^(5/3))``, fitted on first use (about 0.3 s) and cached.
+
+    Parameters
+    ----------
+    fwhm : float
+        Full width at half maximum (arcsec).
+    ngauss : int
+        Number of components (1-10); 5 gives about 1e-4 of the peak.
+
+    Examples
+    --------
+    >>> psf = kolmogorov_gmix(0.7)
+    >>> len(psf), round(psf.flux, 12)
+    (5, 1.0)
+    """
+    fwhm = _positive(fwhm, "fwhm")
+    ngauss = int(ngauss)
+    if not 1 <= ngauss <= 10:
+        raise GalmixValueError(f"ngauss must be in 1..10, got {ngauss!r}")
+    w, v = _kolmogorov_unit(ngauss)
+    return _round_gmix(w, v * fwhm * fwhm, flux)
 
 
 def _round_gmix(w: np.ndarray, v: np.ndarray, flux: float) -> GMix:
