@@ -203,3 +203,26 @@ def test_native_registration_agrees_with_interp(serial_run, tiny_field, tmp_path
     assert np.all(np.abs(f_nat[ok] / f_itp[ok] - 1) < 0.03)
     # native g-band moments see the band's own (unresampled) pixels
     assert np.isfinite(np.asarray(nat["g_am_T"], float)).sum() >= ok.sum()
+
+
+def test_band_not_covering_field_is_off_image(tiny_field, tmp_path) -> None:
+    from astropy.io import fits
+
+    from galmix.sim import make_wcs_header
+
+    _, cfg = tiny_field
+    far = tmp_path / "far.fits"
+    hdr = make_wcs_header((100, 100), 0.2, ra=10.0, dec=-30.0)
+    fits.PrimaryHDU(np.random.default_rng(0).normal(size=(100, 100)), header=hdr).writeto(far)
+    ov = tiny_overrides(tmp_path / "out")
+    ov["measurement"] = {**ov["measurement"], "fit": None, "pixel_table": False}
+    ov["detection"] = {"band": "r"}
+    ov["bands"] = {"r": {"image": str(cfg.parent / "image-r.fits")}, "far": {"image": str(far)}}
+    ov["reference_catalog"] = None
+    ov["truth"] = None
+    res = run_pipeline(cfg, overrides=ov, progress=False, report=False)
+    cat = _read(res.catalog["parquet"])
+    assert len(cat) > 5
+    assert np.all(np.isnan(np.asarray(cat["far_flux_auto"], float)))
+    assert np.all(np.asarray(cat["far_flags"]) & int(FLAGS.OFF_IMAGE))
+    assert np.all(np.isfinite(np.asarray(cat["r_flux_auto"], float)))

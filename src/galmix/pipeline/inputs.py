@@ -213,10 +213,15 @@ def load_band_tile(
             ra, dec = tile_awcs.all_pix2world(ex, ey, 0)
             bx, by = awcs.all_world2pix(ra, dec, 0, tolerance=1e-8, maxiter=50, quiet=True)
         pad = 4
-        bx0 = int(max(0, np.floor(np.nanmin(bx)) - pad))
-        bx1 = int(min(nx, np.ceil(np.nanmax(bx)) + pad + 1))
-        by0 = int(max(0, np.floor(np.nanmin(by)) - pad))
-        by1 = int(min(ny, np.ceil(np.nanmax(by)) + pad + 1))
+        fin = np.isfinite(bx) & np.isfinite(by)
+        if fin.any():
+            bx, by = bx[fin], by[fin]
+            bx0 = int(max(0, np.floor(bx.min()) - pad))
+            bx1 = int(min(nx, np.ceil(bx.max()) + pad + 1))
+            by0 = int(max(0, np.floor(by.min()) - pad))
+            by1 = int(min(ny, np.ceil(by.max()) + pad + 1))
+        else:  # the band does not cover this tile
+            bx0 = bx1 = by0 = by1 = 0
         if bx1 <= bx0 or by1 <= by0:
             bx0, bx1, by0, by1 = 0, 1, 0, 1
         sl = (slice(by0, by1), slice(bx0, bx1))

@@ -235,11 +235,32 @@ def process_tile(cfg: PipelineConfig, tile: Tile, out_dir: str | Path) -> dict[s
             for i in range(len(ap_pix)):
                 ph[f"flux_aper_{i}"] = np.zeros(0)
                 ph[f"flux_aper_{i}_err"] = np.zeros(0)
+        # objects whose centre has no data in this band: OFF_IMAGE and NaN, not zero flux
+        ix = (
+            np.clip(np.rint(bx).astype(np.int64), 0, bt.image.shape[1] - 1)
+            if n
+            else np.zeros(0, int)
+        )
+        iy = (
+            np.clip(np.rint(by).astype(np.int64), 0, bt.image.shape[0] - 1)
+            if n
+            else np.zeros(0, int)
+        )
+        inside = (
+            (bx > -0.5)
+            & (bx < bt.image.shape[1] - 0.5)
+            & (by > -0.5)
+            & (by < bt.image.shape[0] - 0.5)
+        )
+        off = ~(inside & ~bad_b[iy, ix]) if n else np.zeros(0, bool)
         for c in ph.colnames:
             if c in ("id", "x", "y"):
                 continue
             col = np.asarray(ph[c])
-            out[f"{b}_{c}"] = col.astype(np.int64) if c == "flags" else col.astype(np.float64)
+            if c == "flags":
+                out[f"{b}_{c}"] = col.astype(np.int64) | np.where(off, int(FLAGS.OFF_IMAGE), 0)
+            else:
+                out[f"{b}_{c}"] = np.where(off, np.nan, col.astype(np.float64))
         out[f"{b}_zeropoint"] = np.full(n, bt.zeropoint)
 
     # ------------------------------------------------------------ stamps
