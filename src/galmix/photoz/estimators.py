@@ -332,9 +332,10 @@ class GradientBoostingPhotoZ(_PhotoZEstimator):
     quantiles : tuple of float
         Quantile levels modelled in addition to the median (empty: none).
     n_calibration_knots : int
-        Knots of the PIT recalibration map (Bordoloi et al. 2010) fitted on
-        member 0's held-out training objects (needs ``validation_fraction``);
-        < 2 disables recalibration.
+        Evenly spaced knots of the PIT recalibration map (Bordoloi et al.
+        2010) fitted on member 0's held-out training objects (needs
+        ``validation_fraction``), plus fixed tail knots at 0.01, 0.025, 0.975
+        and 0.99; < 2 disables recalibration.
     random_state : int
     features : FluxFeatures or None
     chunk_size : int
@@ -463,9 +464,10 @@ class GradientBoostingPhotoZ(_PhotoZEstimator):
             zq, sc = self._raw_knots(val0[0], None)
             score, _ = _probit_interp(zq, sc, val0[1][:, None])
             k = int(self.n_calibration_knots)
-            levels = (np.arange(k) + 0.5) / k
+            # evenly spaced knots plus tail knots that pin the 95 % interval
+            levels = np.union1d((np.arange(k) + 0.5) / k, [0.01, 0.025, 0.975, 0.99])
             x = np.quantile(score[:, 0], levels)
-            x = np.maximum.accumulate(x + 1e-6 * np.arange(k))
+            x = np.maximum.accumulate(x + 1e-6 * np.arange(levels.size))
             self.pit_calibration_ = (x, special.ndtri(levels))
         return self
 
