@@ -35,7 +35,7 @@ NMIN, NMAX = 0.5, 6.5
 # weight of the half-light-radius constraint and of the smoothness penalty
 LAM_HLR = 30.0
 MU_SMOOTH = 1e-6
-NEAR_HALF_BOOST = 4.0
+NEAR_HALF_BOOST = 12.0
 OUT = Path(__file__).resolve().parents[1] / "src" / "galmix" / "profiles" / "data"
 
 
@@ -238,6 +238,7 @@ def main() -> None:
         "--init", default=None, help="start the joint polish from this table (.npz) instead"
     )
     ap.add_argument("--report", action="store_true", help="print the accuracy table and exit")
+    ap.add_argument("--out-dir", default=str(OUT), help="where to write the table")
     args = ap.parse_args()
     if args.report:
         report()
@@ -290,8 +291,9 @@ def main() -> None:
             f"hlr-1={hlr - 1:+.2e}"
         )
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"sersic_gmix_k{k}.npz"
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"sersic_gmix_k{k}.npz"
     np.savez(
         path,
         coef_logw=coef_w,
