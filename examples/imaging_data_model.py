@@ -172,6 +172,7 @@ def main(out_dir: str | os.PathLike, fast: bool = True, data_dir: str | None = N
             arr = np.log10(arr)
         im = ax.imshow(arr, origin="lower", **kw, extent=extent if arr.shape == obs.shape else None)
         ax.set_title(title, fontsize=9)
+        ax.set_xlabel("u (arcsec)" if arr.shape == obs.shape else "x (pixel)", fontsize=8)
         fig.colorbar(im, ax=ax, shrink=0.8)
     ax = axes.flat[7]
     lags = np.arange(0, 6)
