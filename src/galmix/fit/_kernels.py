@@ -47,6 +47,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+# fast-math without reassociation: results stay bit-identical whatever the
+# memory alignment, thread count or executor (determinism guarantee)
+_FASTMATH = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+
 TWO_PI = 2.0 * math.pi
 CHI_CUT = 60.0  # skip exp(-chi/2) below e^-30
 REFRESH = 16  # exact exp every REFRESH pixels along a row (recurrence in between)
@@ -267,7 +271,7 @@ def build_gaussians(
     return ng
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=_FASTMATH)
 def _accumulate_exposure(
     gtab,
     gidx,

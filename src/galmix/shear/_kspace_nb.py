@@ -19,8 +19,12 @@ import math
 import numpy as np
 from numba import njit
 
+# fast-math without reassociation: results stay bit-identical whatever the
+# memory alignment, thread count or executor (determinism guarantee)
+_FASTMATH = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
 
-@njit(cache=True, fastmath=True)
+
+@njit(cache=True, fastmath=_FASTMATH)
 def es_interp(spec, mx, px, py, coef, out):
     """Interpolate ``ns`` rfft2 spectra at ``npts`` points (grid units).
 
