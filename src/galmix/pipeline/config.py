@@ -19,7 +19,8 @@ Schema (defaults in brackets)::
         weight: w.fits                   # inverse variance image, or
         variance: v.fits                 #   a variance image; else background rms
         psf: {fwhm: 1.2}                 # {model: gaussian|moffat|kolmogorov, fwhm, beta}
-                                         # or {image: psf.fits, hdu: 0}; optional
+                                         # or {image: psf.fits, hdu: 0}
+                                         # or {model: stars} (estimated from the image's stars)
         zeropoint: 22.5                  # AB zero point [header MAGZERO, else 22.5]
     detection: {band: r, threshold: 1.5, minarea: 5, deblend_nthresh: 32,
                 deblend_cont: 0.005, filter_fwhm_pixels: 2.0}   # band may be "coadd"
@@ -291,8 +292,12 @@ def _psf(d: Any, key: str, base: Path, check: bool) -> PSFConfig | None:
             image=_path(d["image"], f"{key}.image", base, check),
             hdu=_int(d.get("hdu", 0), f"{key}.hdu", 0),
         )
+    if d.get("model") == "stars":
+        if len(d) > 1:
+            raise _err(key, "model 'stars' takes no other keys")
+        return PSFConfig(model="stars")
     if "fwhm" not in d:
-        raise _err(f"{key}.fwhm", "is required unless image is given")
+        raise _err(f"{key}.fwhm", "is required unless image is given or model is 'stars'")
     model = _str(d.get("model", "gaussian"), f"{key}.model", ("gaussian", "moffat", "kolmogorov"))
     beta = _float(d.get("beta", 3.0), f"{key}.beta")
     if model == "moffat" and not beta > 1.1:

@@ -293,6 +293,10 @@ def run_pipeline(
     if not resume:
         manifest.tiles = {}
     todo = [t for t in tiles if not manifest.is_done(t.name)]
+    if todo and any(b.psf is not None and b.psf.model == "stars" for b in cfg.bands.values()):
+        from galmix.pipeline.psf_stars import psf_images_from_stars
+
+        cfg = psf_images_from_stars(cfg, out)
     n_post = 3 + (1 if report else 0)
     bar = _Progress(len(tiles) + n_post, progress, "galmix")
     bar.update(len(tiles) - len(todo))
