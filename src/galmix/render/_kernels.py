@@ -109,17 +109,17 @@ def eval_point(gmix, u, v):
 
 
 @njit(cache=True)
-def _gauss_row(buf, npx, norm, dx, dy, ixx, ixy, iyy):
+def _gauss_row(buf, npx, norm, dx, dy, ixx, ixy, iyy, q):
     """``buf[m] = norm exp(-chi2/2)`` at ``(dx + m, dy)``, m < npx, by multiplication.
 
     Needs ``ixx <= 1`` (so the ratios stay in range). Four independent
     multiply chains of stride 4 break the latency chain:
     ``v(x+4) = v(x) R(x)``, ``R(x+4) = R(x) q^16``, ``R(x) = r(x)^4 q^6``
-    with ``r(x) = v(x+1)/v(x)`` and ``q = exp(-ixx)``.
+    with ``r(x) = v(x+1)/v(x)`` and ``q = exp(-ixx)`` (passed in: it is
+    constant per component).
     """
     val = norm * math.exp(-0.5 * (ixx * dx * dx + 2.0 * ixy * dx * dy + iyy * dy * dy))
     r = math.exp(-0.5 * (ixx * (2.0 * dx + 1.0) + 2.0 * ixy * dy))
-    q = math.exp(-ixx)
     m0 = 0
     if npx >= 8:
         q2 = q * q
@@ -180,6 +180,8 @@ def _add_component_nopix(f, mx, my, sxx, sxy, syy, image, xoff, yoff):
     hy = math.sqrt(CHI2_CUT * syy)
     j0 = max(0, math.ceil(my - hy - yoff))
     j1 = min(ny - 1, math.floor(my + hy - yoff))
+    buf = np.empty(nx)
+    q = math.exp(-ixx)
     nev = 0
     for j in range(j0, j1 + 1):
         dy = j + yoff - my
@@ -195,58 +197,12 @@ def _add_component_nopix(f, mx, my, sxx, sxy, syy, image, xoff, yoff):
             continue
         dx = i0 + xoff - mx
         if ixx <= 1.0:
-            # recurrence: v(dx+1) = v(dx) r(dx), r(dx+1) = r(dx) q
-            val = norm * math.exp(-0.5 * (ixx * dx * dx + 2.0 * ixy * dx * dy + iyy * dy * dy))
-            r = math.exp(-0.5 * (ixx * (2.0 * dx + 1.0) + 2.0 * ixy * dy))
-            q = math.exp(-ixx)
+            # recurrence by multiplication (see _gauss_row), then a
+            # vectorisable accumulation
             npx = i1 - i0 + 1
-            i = i0
-            if npx >= 8:
-                # four independent chains (stride 4) break the multiply
-                # latency chain: v(dx+4) = v(dx) R(dx), R(dx+4) = R(dx) q^16,
-                # with R(dx) = r(dx)^4 q^6
-                q2 = q * q
-                q4 = q2 * q2
-                q6 = q4 * q2
-                q16 = q4 * q4 * q4 * q4
-                r0 = r
-                r1 = r0 * q
-                r2 = r1 * q
-                r3 = r2 * q
-                v0 = val
-                v1 = v0 * r0
-                v2 = v1 * r1
-                v3 = v2 * r2
-                r0_2 = r0 * r0
-                r1_2 = r1 * r1
-                r2_2 = r2 * r2
-                r3_2 = r3 * r3
-                R0 = r0_2 * r0_2 * q6
-                R1 = r1_2 * r1_2 * q6
-                R2 = r2_2 * r2_2 * q6
-                R3 = r3_2 * r3_2 * q6
-                nblk = npx // 4
-                for b in range(nblk):
-                    ib = i0 + 4 * b
-                    image[j, ib] += v0
-                    image[j, ib + 1] += v1
-                    image[j, ib + 2] += v2
-                    image[j, ib + 3] += v3
-                    v0 *= R0
-                    v1 *= R1
-                    v2 *= R2
-                    v3 *= R3
-                    R0 *= q16
-                    R1 *= q16
-                    R2 *= q16
-                    R3 *= q16
-                i = i0 + 4 * nblk
-                val = v0
-                r = r0 * q4**nblk
-            for ii in range(i, i1 + 1):
-                image[j, ii] += val
-                val *= r
-                r *= q
+            _gauss_row(buf, npx, norm, dx, dy, ixx, ixy, iyy, q)
+            for m in range(npx):
+                image[j, i0 + m] += buf[m]
         else:
             for i in range(i0, i1 + 1):
                 dxi = i + xoff - mx
@@ -321,6 +277,7 @@ def _add_component_edgeworth(f, mx, my, sxx, sxy, syy, pdx, pdy, side, image, xo
     pxx3 = pxx2 * pxx
     pyy3 = pyy2 * pyy
     buf = np.empty(n_cols)
+    qx = math.exp(-pxx)
     nev = 0
     for j in range(j0, j1 + 1):
         dy = j + yoff - cy
@@ -335,7 +292,7 @@ def _add_component_edgeworth(f, mx, my, sxx, sxy, syy, pdx, pdy, side, image, xo
             continue
         dx = i0 + xoff - cx
         npx = i1 - i0 + 1
-        _gauss_row(buf, npx, norm, dx, dy, pxx, pxy, pyy)
+        _gauss_row(buf, npx, norm, dx, dy, pxx, pxy, pyy, qx)
         # the polynomial factor: a = P d is linear along the row, so this
         # loop has no carried dependency and vectorises
         ax0 = pxx * dx + pxy * dy
