@@ -65,3 +65,14 @@ def test_console_script_runs():
     )
     assert res.returncode == 0
     assert "usage: galmix" in res.stdout
+
+
+def test_reliability_page_lists_every_flag():
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
+    if not page.exists():
+        pytest.skip("not a source checkout")
+    text = page.read_text()
+    for name, value, _ in flag_table():
+        assert f"| {value.bit_length() - 1} | `{name}` |" in text, name
