@@ -231,3 +231,23 @@ def test_api_page_lists_every_public_name(pkg):
     text = page.read_text()
     missing = [n for n in mod.__all__ if not re.search(rf"[.`]{re.escape(n)}\b", text)]
     assert not missing, f"docs/api/{pkg}.md lacks {missing}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "imaging_data_model",
+        "sip_cmos_batch",
+        "metacal_crazy_wcs",
+        "multiband_fitting",
+        "pixel_photoz",
+    ],
+)
+def test_example_cli_help(name, capsys):
+    """Each example has a command line with --out and --full."""
+    mod = load_example(name)
+    with pytest.raises(SystemExit) as exc:
+        mod.cli(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "--out" in out and ("--full" in out)
