@@ -8,6 +8,9 @@ centre, the object's redshift), a machine-learning regressor trained on the
 pixels of the spectroscopic objects, and object redshifts combined from their
 pixels' estimates.
 
+0. the noise model of SDSS frames (seed section 1.3): a synthetic frame in
+   the exact SDSS layout is read with ``galmix.sdss.read_frame`` and its
+   inverse-variance weight is checked against the seed's error formula;
 1. ``galmix.sim.simulate_field`` writes g, r, i, z frames (TAN-SIP WCS
    dithered per band, per-band PSFs, inverse-variance weight maps), a truth
    table and a "spectroscopic" reference catalog (CSV with ``ra``, ``dec``,
@@ -47,6 +50,53 @@ from galmix.sim import simulate_field
 BANDS = ("g", "r", "i", "z")
 R_MAX = 1.0  # arcsec: pixels used for training and prediction
 
+# the seed's gain and dark-variance tables (section 1.3), camcol 5, run 3813
+SEED_GAIN_CAMCOL5 = {"u": 1.47, "g": 4.05, "r": 4.725, "i": 4.64, "z": 3.48}
+SEED_DARKVAR_CAMCOL5 = {"u": 9.3025, "g": 1.1025, "r": 0.81, "i": 7.5625, "z": 2.1025}
+
+
+def sdss_frame_noise(out: Path, plt) -> tuple[Path, float]:
+    """Seed section 1.3: the error image of an SDSS frame, galmix vs the seed's formula.
+
+    A synthetic frame in the exact SDSS layout (HDU0 image in nanomaggies,
+    HDU1 calibration vector, HDU2 coarse sky grid, bz2-compressed) is read
+    with :func:`galmix.sdss.read_frame`, whose ``weight`` is compared with the
+    seed's per-pixel recipe ``dn = img/cimg + sky``,
+    ``err = sqrt(dn/gain + darkVariance) * cimg``.
+    """
+    from galmix.sdss import read_frame
+    from galmix.sdss.synthetic import write_synthetic_field
+
+    write_synthetic_field(out / "sdss", bands=("r",), nsources=6, seed=0)
+    frame = read_frame(out / "sdss" / "frame-r-003813-5-0023.fits.bz2")
+    cimg = np.broadcast_to(frame.calib[None, :], frame.image.shape)
+    dn = frame.image / cimg + frame.sky
+    seed_err = np.sqrt(np.abs(dn / SEED_GAIN_CAMCOL5["r"] + SEED_DARKVAR_CAMCOL5["r"])) * cimg
+    galmix_err = 1.0 / np.sqrt(frame.weight)
+    rel = float(np.max(np.abs(galmix_err / seed_err - 1)))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    lo, hi = np.percentile(frame.image, [5, 99.5])
+    for ax, arr, title, kw in (
+        (
+            axes[0],
+            frame.image,
+            "frame-r-003813-5-0023 (nanomaggies)",
+            dict(cmap="gray_r", vmin=lo, vmax=hi),
+        ),
+        (axes[1], galmix_err, "error image: 1/sqrt(read_frame().weight)", dict(cmap="viridis")),
+        (
+            axes[2],
+            galmix_err / seed_err - 1,
+            f"galmix / seed formula - 1 (max {rel:.1e})",
+            dict(cmap="RdBu_r", vmin=-1e-6, vmax=1e-6),
+        ),
+    ):
+        im = ax.imshow(arr, origin="lower", **kw)
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return _save(fig, out / "sdss_frame_noise.png", plt), rel
+
 
 def main(out_dir: str | os.PathLike, fast: bool = True) -> dict:
     """Run the pipeline and the pixel photo-z; write the figures into ``out_dir``.
@@ -61,6 +111,10 @@ def main(out_dir: str | os.PathLike, fast: bool = True) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     size, ngal, nstar = (400, 90, 5) if fast else (1000, 400, 30)
+
+    # 0. the SDSS frame noise model (for real frames: galmix sdss fetch / read_frame)
+    figs = {}
+    figs["sdss_noise"], sdss_err_rel = sdss_frame_noise(out, plt)
 
     # 1. frames + spectroscopic reference catalog
     field = simulate_field(bands=BANDS, shape=(size, size), n_galaxies=ngal, n_stars=nstar, seed=5)
@@ -126,7 +180,6 @@ def main(out_dir: str | os.PathLike, fast: bool = True) -> dict:
     z_obj[ok_te] = obj_knn.predict(Xo_te[ok_te])
     m_obj = metrics(z_true[ok_te], z_obj[ok_te])
 
-    figs = {}
     fig = redshift_figure(
         z_true,
         {"pixel kNN (aggregated)": np.asarray(agg["z_phot"]), "object kNN (mag_auto)": z_obj},
@@ -176,6 +229,7 @@ def main(out_dir: str | os.PathLike, fast: bool = True) -> dict:
 
     return {
         "figures": figs,
+        "sdss_error_max_rel": sdss_err_rel,
         "n_objects": len(cat),
         "n_train_objects": len(train_ids),
         "n_test_objects": len(agg),

@@ -125,6 +125,8 @@ def test_pixel_photoz(tmp_path):
     res = mod.main(tmp_path, fast=True)
     for fig in res["figures"].values():
         assert_png(fig)
+    # read_frame's weight = the seed's per-pixel error formula (section 1.3)
+    assert res["sdss_error_max_rel"] < 1e-12
     assert res["n_train_objects"] >= 20 and res["n_test_objects"] >= 15
     assert res["n_train_pixels"] > 1000
     # simulated colours carry redshift information: far better than guessing
