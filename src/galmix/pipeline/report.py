@@ -186,7 +186,17 @@ def write_report(
 
     summary: list[tuple[str, Any]] = [("objects in catalog", len(cat)), ("bands", ", ".join(bands))]
     if "flags" in cat.colnames:
-        summary.append(("objects with flags == 0", int(np.sum(np.asarray(cat["flags"]) == 0))))
+        from galmix.errors import FLAGS
+
+        benign = int(FLAGS.NO_MATCH | FLAGS.NEIGHBOUR_MASKED)
+        fl = np.asarray(cat["flags"])
+        summary.append(("objects with flags == 0", int(np.sum(fl == 0))))
+        summary.append(
+            (
+                "objects with no flag but NO_MATCH / NEIGHBOUR_MASKED",
+                int(np.sum((fl & ~benign) == 0)),
+            )
+        )
     if "fit_flags" in cat.colnames:
         summary.append(("successful model fits", int(np.sum(np.asarray(cat["fit_flags"]) == 0))))
     pz_truth: dict[str, Any] = {}
