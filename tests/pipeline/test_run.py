@@ -226,3 +226,23 @@ def test_band_not_covering_field_is_off_image(tiny_field, tmp_path) -> None:
     assert np.all(np.isnan(np.asarray(cat["far_flux_auto"], float)))
     assert np.all(np.asarray(cat["far_flags"]) & int(FLAGS.OFF_IMAGE))
     assert np.all(np.isfinite(np.asarray(cat["r_flux_auto"], float)))
+
+
+def test_saved_photoz_model_is_applied(tiny_field, tmp_path) -> None:
+    pytest.importorskip("galmix.photoz.io")
+    from galmix.photoz.estimators import KNNPhotoZ
+    from galmix.photoz.io import save_model
+
+    _, cfg = tiny_field
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(18, 25, 50), rng.uniform(0, 2, 50)])  # mag, g-r
+    model = KNNPhotoZ(n_neighbors=3).fit(X, 0.5 * X[:, 1])
+    path = tmp_path / "pz.npz"
+    save_model(model, path)
+    ov = tiny_overrides(tmp_path / "out")
+    ov["photoz"] = {"model": str(path), "train": False}
+    ov["measurement"] = {**ov["measurement"], "fit": None, "pixel_table": False}
+    res = run_pipeline(cfg, overrides=ov, progress=False, report=False)
+    cat = _read(res.catalog["parquet"])
+    z = np.asarray(cat["photoz_z"], float)
+    assert np.isfinite(z).all() and np.all((z >= 0) & (z <= 1.0))

@@ -16,6 +16,7 @@ skipped.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,11 +111,63 @@ def _kfold_predict(
     return out
 
 
+#: file (in the output folder) of the trained object-level model, reusable as ``photoz.model``
+OBJECT_MODEL_FILE = "photoz-object-model.npz"
+
+
+def _save_object_model(
+    cfg: PipelineConfig, make, X: np.ndarray, z: np.ndarray, train: np.ndarray
+) -> None:
+    io = optional_module("galmix.photoz.io")
+    if io is None or not hasattr(io, "save_model") or np.count_nonzero(train) < 10:
+        return
+    try:
+        model = make().fit(X[train], z[train])
+        info = {
+            "features": "asinh mag (middle band) + adjacent colours of flux_auto",
+            "bands": cfg.band_names,
+        }
+        io.save_model(model, Path(cfg.output) / OBJECT_MODEL_FILE, info=info)
+    except Exception as exc:
+        log.warning("could not save the photo-z model: %s", exc)
+
+
+def _predict_saved(cfg: PipelineConfig, cat: Any) -> dict[str, Any]:
+    """Object-level photo-z from a model saved by an earlier ``photoz.train`` run."""
+    from galmix.errors import ConfigError
+
+    io = optional_module("galmix.photoz.io")
+    if io is None or not hasattr(io, "load_model"):
+        raise ConfigError("config key 'photoz.model': loading models needs galmix.photoz")
+    try:
+        model = io.load_model(cfg.photoz.model)
+    except Exception as exc:
+        raise ConfigError(
+            f"config key 'photoz.model': cannot load {str(cfg.photoz.model)!r}: {exc}"
+        ) from None
+    X = object_features(cat, cfg.band_names)
+    if X.shape[1] != getattr(model, "n_features_in_", X.shape[1]):
+        raise ConfigError(
+            f"config key 'photoz.model': model expects {model.n_features_in_} features, "
+            f"the catalog's {len(cfg.band_names)} bands give {X.shape[1]}"
+        )
+    ok = np.all(np.isfinite(X), axis=1)
+    z = np.full(len(cat), np.nan)
+    if ok.any():
+        z[ok] = model.predict(X[ok])
+    cat["photoz_z"] = z
+    return {"model": str(cfg.photoz.model)}
+
+
 def run_photoz(cfg: PipelineConfig, cat: Any, pix: Any | None) -> dict[str, Any]:
     """Add ``photoz_z`` (and ``photoz_z_pixel``) to ``cat`` in place; return a summary."""
     pc = cfg.photoz
     summary: dict[str, Any] = {}
-    if not pc.train or len(cat) == 0:
+    if len(cat) == 0:
+        return summary
+    if pc.model is not None and not pc.train:
+        return _predict_saved(cfg, cat)
+    if not pc.train:
         return summary
     pz = optional_module("galmix.photoz")
     est = optional_module("galmix.photoz.estimators")
@@ -141,6 +194,7 @@ def run_photoz(cfg: PipelineConfig, cat: Any, pix: Any | None) -> dict[str, Any]
     cat["photoz_z"] = zo
     cat["photoz_train"] = train
     summary["n_train_objects"] = int(train.sum())
+    _save_object_model(cfg, make_obj, X[ok], zref[ok], train[ok])
 
     if pix is not None and len(pix) and hasattr(pz, "aggregate_pixels"):
         pixmod = optional_module("galmix.photoz.pixels")
