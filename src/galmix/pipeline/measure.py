@@ -422,12 +422,16 @@ def _fit_objects(cfg, tile, fit_mod, names, stamps, out, rebuild) -> None:
                 for p in _FIT_SCALARS:
                     if p in res.colnames:
                         cols[f"fit_{p}"][idx] = np.asarray(res[p], float)
-                        cols[f"fit_{p}_err"][idx] = np.asarray(res[p + "_err"], float)
+                        if p + "_err" in res.colnames:  # CModel (expdev) has no centre errors
+                            cols[f"fit_{p}_err"][idx] = np.asarray(res[p + "_err"], float)
                 for b in fit_bands:
                     for src in (f"flux_{b}", "flux"):
                         if src in res.colnames:
                             cols[f"fit_flux_{b}"][idx] = np.asarray(res[src], float)
-                            cols[f"fit_flux_{b}_err"][idx] = np.asarray(res[src + "_err"], float)
+                            if src + "_err" in res.colnames:
+                                cols[f"fit_flux_{b}_err"][idx] = np.asarray(
+                                    res[src + "_err"], float
+                                )
                             break
         elif batch:  # pragma: no cover - older galmix.fit without fit_batch
             for j, k in enumerate(ok):
