@@ -144,7 +144,14 @@ def test_resume_after_killed_process(serial_run, tiny_field, tmp_path) -> None:
         "from tests.pipeline.conftest import tiny_overrides; from pathlib import Path; "
         f"run_pipeline({str(cfg)!r}, overrides=tiny_overrides(Path({str(out)!r})), progress=False, report=False)"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    import galmix
+
+    # the child imports the same galmix (and these tests) as this process
+    paths = [
+        str(Path(__file__).resolve().parents[2]),
+        str(Path(galmix.__file__).resolve().parents[1]),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     manifest = out / "manifest.json"
     deadline = time.monotonic() + 300
