@@ -29,13 +29,20 @@ from pathlib import Path
 import numpy as np
 from numpy.polynomial import chebyshev as C
 from scipy.optimize import brentq, least_squares
-from scipy.special import gammaincinv, gammaln
+from scipy.special import gammainc, gammaincinv, gammaln
 
 NMIN, NMAX = 0.5, 6.5
 # weight of the half-light-radius constraint and of the smoothness penalty
 LAM_HLR = 30.0
 MU_SMOOTH = 1e-6
 NEAR_HALF_BOOST = 12.0
+# "wide" tables (--wide): profile sampled out to R_WIDE half-light radii and
+# the enclosed-flux curve L(<R) matched on NCUM radii out to R_WIDE too, with
+# weight LAM_CUM, so the mixture keeps the untruncated profile's wings
+R_WIDE = 100.0
+NCUM = 60
+LAM_CUM = 3.0
+WIDE = False
 OUT = Path(__file__).resolve().parents[1] / "src" / "galmix" / "profiles" / "data"
 
 
@@ -52,10 +59,17 @@ def sersic_profile(r, n):
     return np.exp(log_ie - b * (r ** (1.0 / n) - 1.0))
 
 
+def sersic_enclosed(r, n):
+    """Fraction of a Sersic profile's flux inside radius r (unit hlr)."""
+    return gammainc(2.0 * n, sersic_b(n) * r ** (1.0 / n))
+
+
 def radial_grid(n, nr=240):
     """Log-uniform radii and their area weights sqrt(r^2 dlnr)."""
     rmax = 8.0 if n <= 1 else 8.0 * (2.5 ** (n - 1))
     rmax = min(rmax, 2000.0)
+    if WIDE:
+        rmax, nr = R_WIDE, max(nr, 320)
     lnr = np.linspace(math.log(1e-4), math.log(rmax), nr)
     r = np.exp(lnr)
     dl = lnr[1] - lnr[0]
@@ -80,6 +94,13 @@ class NFit:
         self.r, self.wr = radial_grid(n)
         self.f = sersic_profile(self.r, n)
         self.norm = 1.0 / math.sqrt(np.sum((self.f * self.wr) ** 2))
+        if WIDE:
+            self.rc = np.geomspace(0.05, R_WIDE, NCUM)
+            self.lc = sersic_enclosed(self.rc, n)
+        else:
+            self.rc = np.zeros(0)
+            self.lc = np.zeros(0)
+        self.lam_c = LAM_CUM / math.sqrt(NCUM)
 
     def resid(self, p):
         k = self.k
@@ -89,7 +110,9 @@ class NFit:
         d2 = logv[2:] - 2 * logv[1:-1] + logv[:-2]
         # the mixture's half-light radius must be 1: enclosed flux at r=1 is 1/2
         hlr = LAM_HLR * (np.dot(w, 1.0 - np.exp(-0.5 / v)) - 0.5)
-        return np.concatenate([res, self.reg * d2, [hlr]])
+        ec = 1.0 - np.exp(-0.5 * self.rc[:, None] ** 2 / v[None, :])
+        cum = self.lam_c * (ec @ w - self.lc)
+        return np.concatenate([res, self.reg * d2, [hlr], cum])
 
 
 def fit_one(n, k, p0, reg):
@@ -162,7 +185,15 @@ def joint_polish(ngrid, coef_w, coef_v, reg, max_nfev):
             hw = LAM_HLR * w * (ee - np.dot(w, ee))
             hv = LAM_HLR * w * (-0.5 / v) * e
             jh = np.concatenate([np.kron(hw, tmat[i]), np.kron(hv, tmat[i])])[None, :]
-            rows.append(np.vstack([top, jreg, jh]))
+            q = 0.5 * pr.rc[:, None] ** 2 / v[None, :]
+            ecum = 1.0 - np.exp(-q)
+            lcum = ecum @ w
+            cw_ = pr.lam_c * w[None, :] * (ecum - lcum[:, None])
+            cv_ = pr.lam_c * w[None, :] * (-q * np.exp(-q))
+            nc = len(pr.rc)
+            jcw = (cw_[:, :, None] * tmat[i][None, None, :]).reshape(nc, -1)
+            jcv = (cv_[:, :, None] * tmat[i][None, None, :]).reshape(nc, -1)
+            rows.append(np.vstack([top, jreg, jh, np.hstack([jcw, jcv])]))
         rows.append(smooth_mat)
         return np.vstack(rows)
 
@@ -227,6 +258,29 @@ def report(ks=(6, 10)) -> None:
             )
 
 
+def report_wings(ks=(10, 14)) -> None:
+    """Markdown table: enclosed flux of the mixtures vs the untruncated profile."""
+    from galmix.profiles import sersic_mixture
+
+    radii = np.array([3.0, 10.0, 30.0, 100.0])
+    rc = np.geomspace(0.1, R_WIDE, 200)
+    print(
+        "| n | true L(<3, 10, 30, 100 hlr) | "
+        + " | ".join(f"K={k}: L(<3, 10, 30, 100) | K={k}: max dL" for k in ks)
+        + " |"
+    )
+    print("|---|---|" + "---|---|" * len(ks))
+    for n in (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 6.5):
+        cells = [", ".join(f"{x:.4f}" for x in sersic_enclosed(radii, n))]
+        for k in ks:
+            w, v = sersic_mixture(n, k)
+            enc = (1.0 - np.exp(-0.5 * radii[:, None] ** 2 / v[None, :])) @ w
+            encc = (1.0 - np.exp(-0.5 * rc[:, None] ** 2 / v[None, :])) @ w
+            cells.append(", ".join(f"{x:.4f}" for x in enc))
+            cells.append(f"{np.abs(encc - sersic_enclosed(rc, n)).max():.1e}")
+        print(f"| {n} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--k", type=int, default=10)
@@ -237,24 +291,35 @@ def main() -> None:
     ap.add_argument(
         "--init", default=None, help="start the joint polish from this table (.npz) instead"
     )
+    ap.add_argument(
+        "--wide",
+        action="store_true",
+        help="fit the wings and the enclosed flux out to R_WIDE hlr (untruncated profile)",
+    )
     ap.add_argument("--report", action="store_true", help="print the accuracy table and exit")
+    ap.add_argument("--report-k", type=int, nargs="+", default=[6, 10, 14], help="tables to report")
     ap.add_argument("--out-dir", default=str(OUT), help="where to write the table")
     args = ap.parse_args()
     if args.report:
-        report()
+        report(tuple(args.report_k))
+        report_wings()
         return
     k = args.k
+    global WIDE
+    WIDE = args.wide
 
     # 1. continuation fits on a dense n grid
     up = np.arange(1.0, NMAX + 1e-9, args.dn)
     down = np.arange(1.0, NMIN - 1e-9, -args.dn)
     params = {}
     if args.init is None:
-        p_start = np.concatenate([np.zeros(k), 2 * np.log(np.geomspace(0.01, 2.0, k))])
+        vmax = 30.0 if WIDE else 2.0
+        p_start = np.concatenate([np.zeros(k), 2 * np.log(np.geomspace(0.01, vmax, k))])
         for seq in (up, down):
             p = fit_one(1.0, k, p_start, args.reg)
             for n in seq:
                 p = fit_one(float(n), k, p, args.reg)
+                print(f"n={n:.3f} done", flush=True)
                 params[round(float(n), 6)] = p
         ngrid = np.array(sorted(params))
         pars = np.array([params[round(float(n), 6)] for n in ngrid])
@@ -268,6 +333,10 @@ def main() -> None:
         # was added): keeps the component paths that table already follows
         with np.load(args.init) as z:
             coef_w, coef_v = z["coef_logw"].copy(), z["coef_logv"].copy()
+        pad = args.deg + 1 - coef_w.shape[1]
+        if pad > 0:  # raise the Chebyshev degree (zero higher coefficients)
+            coef_w = np.pad(coef_w, ((0, 0), (0, pad)))
+            coef_v = np.pad(coef_v, ((0, 0), (0, pad)))
         ngrid = np.array(sorted(set(np.round(np.concatenate([up, down]), 6))))
 
     # 3. joint polish of the smooth representation
@@ -303,6 +372,8 @@ def main() -> None:
         k=k,
         reg=args.reg,
         deg=args.deg,
+        wide=WIDE,
+        r_wide=R_WIDE if WIDE else 0.0,
     )
     print("wrote", path)
 

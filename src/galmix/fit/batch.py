@@ -156,7 +156,7 @@ def fit_batch(
             continue
     if bands is None:
         bands = [""]
-    layout = build_layout([m], bands)
+    layout = build_layout([m], bands, settings.sersic_ngauss)
     P = layout.nparams
     flags = np.zeros(nobj, dtype=np.int64)
     psf_cache: dict = {}

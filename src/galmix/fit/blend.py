@@ -131,7 +131,7 @@ def fit_blend(
     centres_uv = [(float(u), float(v)) for u, v in centres]
     bands, olists = normalize_observations(obs)
     exps = make_exposures(olists, psf, settings.pixel_scheme, settings.psf_ngauss, {})
-    layout = build_layout(mlist, bands)
+    layout = build_layout(mlist, bands, settings.sersic_ngauss)
     idx = {n: i for i, n in enumerate(layout.names)}
     p0 = np.zeros(layout.nparams)
     multi_obj = nobj > 1

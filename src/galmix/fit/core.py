@@ -19,7 +19,14 @@ from galmix.fit.data import (
     pack_exposures,
 )
 from galmix.fit.guess import moments_guess
-from galmix.fit.models import G_MAX, Layout, Model, build_layout, parse_model
+from galmix.fit.models import (
+    FIT_SERSIC_NGAUSS,
+    G_MAX,
+    Layout,
+    Model,
+    build_layout,
+    parse_model,
+)
 
 __all__ = ["FitResult", "LMSettings", "fit"]
 
@@ -46,6 +53,12 @@ class LMSettings:
         Gaussians used to fit PSF images.
     ntry : int
         Attempts (with jittered guesses drawn from ``rng``) when a fit fails.
+    sersic_ngauss : int
+        Sersic mixture table (``galmix.profiles.sersic_mixture(n, ngauss)``) for
+        ``sersic``, ``exp`` and ``dev`` components. The default 14 is the "wide"
+        table that keeps the untruncated profile's wings (needed for unbiased
+        n >= 4 fits of real profiles); 10 matches ``galmix.profiles``' default
+        ``Sersic`` rendering, 6 is faster and coarser.
 
     Examples
     --------
@@ -58,6 +71,7 @@ class LMSettings:
     pixel_scheme: str = "gauss"
     psf_ngauss: int = 3
     ntry: int = 2
+    sersic_ngauss: int = FIT_SERSIC_NGAUSS
 
     def __post_init__(self) -> None:
         if int(self.maxiter) < 1:
@@ -70,6 +84,12 @@ class LMSettings:
             )
         if int(self.ntry) < 1:
             raise GalmixValueError(f"ntry must be >= 1, got {self.ntry!r}")
+        from galmix.profiles import available_ngauss
+
+        if self.sersic_ngauss not in available_ngauss():
+            raise GalmixValueError(
+                f"sersic_ngauss must be one of {available_ngauss()}, got {self.sersic_ngauss!r}"
+            )
 
 
 @dataclass
@@ -521,7 +541,7 @@ def fit(
     m = parse_model(model)
     bands, olists = normalize_observations(obs)
     exps = make_exposures(olists, psf, settings.pixel_scheme, settings.psf_ngauss, {})
-    layout = build_layout([m], bands)
+    layout = build_layout([m], bands, settings.sersic_ngauss)
     p0 = default_guess(layout, exps, [m])
     p, lo, hi, pmu, pis, free = prepare_problem(layout, p0, guess, fixed, bounds, priors)
     return _finish(layout, exps, p, lo, hi, pmu, pis, free, settings, rng, m.name, model_images)

@@ -253,7 +253,9 @@ def expdev_batch(
             temps = []
             pars = []
             for tab, kind in ((texp, "exp"), (tdev, "dev")):
-                layout = build_layout([Model((kind,))], bands if multi else [""])
+                layout = build_layout(
+                    [Model((kind,))], bands if multi else [""], settings.sersic_ngauss
+                )
                 p = np.zeros(layout.nparams)
                 for i, nm in enumerate(layout.names):
                     if nm.startswith("flux"):

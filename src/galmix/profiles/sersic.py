@@ -8,6 +8,13 @@ the un-normalised log-weights and of the log-variances of ``K`` round
 Gaussians. Weights are the softmax of the log-weights, so they are positive,
 sum to one and, like the variances, are analytic functions of ``n``: a fitter
 moving in ``n`` sees no kinks.
+
+``K = 10`` (default) and ``K = 6`` are fitted to the profile out to
+``8 * 2.5**(n-1)`` half-light radii and put the far wings of ``n >= 3``
+profiles inside ~10 hlr. ``K = 14`` is the "wide" table: fitted to the profile
+and to the enclosed-flux curve ``L(<R)`` out to 100 hlr (largest sigma ~22 hlr
+at n = 6), so its total flux and half-light radius are those of the
+untruncated profile; ``galmix.fit`` uses it by default.
 """
 
 from __future__ import annotations
