@@ -89,7 +89,15 @@ def test_sigkill_at_random_point_then_resume(serial_run, tiny_field, tmp_path, s
         f"run_pipeline({str(cfg)!r}, overrides=tiny_overrides(Path({str(out)!r})), "
         "progress=False, report=False)"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    import galmix
+
+    # the child imports the same galmix (and these tests) as this process
+    paths = [
+        str(Path(__file__).resolve().parents[2]),
+        str(Path(galmix.__file__).resolve().parents[1]),
+        os.environ.get("PYTHONPATH", ""),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     try:
         proc.wait(timeout=delay)
