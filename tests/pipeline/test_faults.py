@@ -104,7 +104,10 @@ def test_sigkill_at_random_point_then_resume(serial_run, tiny_field, tmp_path, s
     except subprocess.TimeoutExpired:
         proc.kill()  # SIGKILL: no cleanup handlers run
     proc.wait()
-    res = run_pipeline(cfg, overrides=tiny_overrides(out), progress=False, report=False)
+    # resumed tiles are computed in fresh worker processes (see conftest)
+    res = run_pipeline(
+        cfg, overrides=tiny_overrides(out, "processes"), progress=False, report=False
+    )
     _identical(
         read_parquet_table(serial_run.catalog["parquet"]),
         read_parquet_table(res.catalog["parquet"]),

@@ -128,7 +128,10 @@ def test_resume_after_lost_and_corrupt_tiles(serial_run, tiny_field, tmp_path) -
     tiles = sorted((out / "tiles").glob("tile-????.parquet"))
     tiles[0].unlink()  # a tile lost
     tiles[2].write_bytes(tiles[2].read_bytes()[:100])  # a tile half written
-    res = run_pipeline(cfg, overrides=tiny_overrides(out), progress=False, report=False)
+    # resumed tiles are computed in fresh worker processes (see conftest)
+    res = run_pipeline(
+        cfg, overrides=tiny_overrides(out, "processes"), progress=False, report=False
+    )
     assert res.n_tiles_run == 2
     _assert_tables_identical(_read(serial_run.catalog["parquet"]), _read(res.catalog["parquet"]))
     # a second run reuses everything
@@ -170,7 +173,10 @@ def test_resume_after_killed_process(serial_run, tiny_field, tmp_path) -> None:
         proc.wait()
     done = json.loads(manifest.read_text()).get("tiles", {})
     assert len(done) >= 1
-    res = run_pipeline(cfg, overrides=tiny_overrides(out), progress=False, report=False)
+    # resumed tiles are computed in fresh worker processes (see conftest)
+    res = run_pipeline(
+        cfg, overrides=tiny_overrides(out, "processes"), progress=False, report=False
+    )
     assert res.n_tiles_run == 4 - len(done)
     _assert_tables_identical(_read(serial_run.catalog["parquet"]), _read(res.catalog["parquet"]))
 
