@@ -29,12 +29,20 @@ from galmix.shear.metacal import (
     reconvolve,
     rotate_world,
 )
+from galmix.shear.simulate import (
+    ShearSimConfig,
+    jacobian_matrix,
+    run_shear_bias,
+    simulate_pair,
+)
 
 __all__ = [
     "METACAL_TYPES",
     "BiasResult",
     "MetacalPlan",
+    "ShearSimConfig",
     "estimate_m_c",
+    "jacobian_matrix",
     "metacal",
     "metacal_batch",
     "metacal_measure",
@@ -42,6 +50,8 @@ __all__ = [
     "reconvolve",
     "response",
     "rotate_world",
+    "run_shear_bias",
     "selection_response",
+    "simulate_pair",
     "stack_results",
 ]
