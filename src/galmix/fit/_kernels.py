@@ -887,6 +887,37 @@ def lm_fit_batch(
 
 
 @njit(cache=True)
+def _admom_step(s, su, sv, suu, suv, svv, u0, v0, Iuu, Iuv, Ivv, det, lim):
+    """One adaptive-moment update from weighted sums (shared by both loops).
+
+    Returns ``(ok, u0, v0, Iuu, Iuv, Ivv)``; ``ok`` is False when the
+    iteration must stop (no flux, centre beyond ``lim``, non-positive moments).
+    """
+    if not s > 0:
+        return False, u0, v0, Iuu, Iuv, Ivv
+    mu = su / s
+    mv = sv / s
+    muu = suu / s - mu * mu
+    muv = suv / s - mu * mv
+    mvv = svv / s - mv * mv
+    nu0 = u0 + mu
+    nv0 = v0 + mv
+    if abs(nu0) > lim or abs(nv0) > lim:
+        return False, u0, v0, Iuu, Iuv, Ivv
+    mdet = muu * mvv - muv * muv
+    if not mdet > 0:
+        return False, u0, v0, Iuu, Iuv, Ivv
+    # deconvolve the weight: C = (M^-1 - W^-1)^-1
+    a11 = mvv / mdet - Ivv / det
+    a12 = -muv / mdet + Iuv / det
+    a22 = muu / mdet - Iuu / det
+    adet = a11 * a22 - a12 * a12
+    if a11 > 0 and a22 > 0 and adet > 0:
+        return True, nu0, nv0, a22 / adet, -a12 / adet, a11 / adet
+    return True, nu0, nv0, 2.0 * muu, 2.0 * muv, 2.0 * mvv
+
+
+@njit(cache=True)
 def adaptive_moments_nb(image, weight, jac, T0, niter, out):
     """Gaussian-weighted adaptive second moments around the Jacobian origin.
 
@@ -938,35 +969,11 @@ def adaptive_moments_nb(image, weight, jac, T0, niter, out):
                 suu += w * du * du
                 suv += w * du * dv
                 svv += w * dv * dv
-        if not s > 0:
+        good, u0, v0, Iuu, Iuv, Ivv = _admom_step(
+            s, su, sv, suu, suv, svv, u0, v0, Iuu, Iuv, Ivv, det, lim
+        )
+        if not good:
             break
-        mu = su / s
-        mv = sv / s
-        muu = suu / s - mu * mu
-        muv = suv / s - mu * mv
-        mvv = svv / s - mv * mv
-        nu0 = u0 + mu
-        nv0 = v0 + mv
-        if abs(nu0) > lim or abs(nv0) > lim:
-            break
-        mdet = muu * mvv - muv * muv
-        if not mdet > 0:
-            break
-        # deconvolve the weight: C = (M^-1 - W^-1)^-1
-        a11 = mvv / mdet - Ivv / det
-        a12 = -muv / mdet + Iuv / det
-        a22 = muu / mdet - Iuu / det
-        adet = a11 * a22 - a12 * a12
-        if a11 > 0 and a22 > 0 and adet > 0:
-            Iuu = a22 / adet
-            Iuv = -a12 / adet
-            Ivv = a11 / adet
-        else:
-            Iuu = 2.0 * muu
-            Iuv = 2.0 * muv
-            Ivv = 2.0 * mvv
-        u0 = nu0
-        v0 = nv0
         ok = 1.0
     out[0] = flux
     out[1] = u0
@@ -1013,34 +1020,11 @@ def _moments_packed(u, v, y, T0, lim, niter, out):
             suu += w * du * du
             suv += w * du * dv
             svv += w * dv * dv
-        if not s > 0:
+        good, u0, v0, Iuu, Iuv, Ivv = _admom_step(
+            s, su, sv, suu, suv, svv, u0, v0, Iuu, Iuv, Ivv, det, lim
+        )
+        if not good:
             break
-        mu = su / s
-        mv = sv / s
-        muu = suu / s - mu * mu
-        muv = suv / s - mu * mv
-        mvv = svv / s - mv * mv
-        nu0 = u0 + mu
-        nv0 = v0 + mv
-        if abs(nu0) > lim or abs(nv0) > lim:
-            break
-        mdet = muu * mvv - muv * muv
-        if not mdet > 0:
-            break
-        a11 = mvv / mdet - Ivv / det
-        a12 = -muv / mdet + Iuv / det
-        a22 = muu / mdet - Iuu / det
-        adet = a11 * a22 - a12 * a12
-        if a11 > 0 and a22 > 0 and adet > 0:
-            Iuu = a22 / adet
-            Iuv = -a12 / adet
-            Ivv = a11 / adet
-        else:
-            Iuu = 2.0 * muu
-            Iuv = 2.0 * muv
-            Ivv = 2.0 * mvv
-        u0 = nu0
-        v0 = nv0
         ok = 1.0
     out[0] = flux
     out[1] = u0
