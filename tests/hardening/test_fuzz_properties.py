@@ -7,7 +7,7 @@ random profiles and PSFs.
 """
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from galmix import Jacobian, Observation
@@ -49,10 +49,17 @@ def galaxies(draw_):
     return prof
 
 
-@given(jacobians(n=65), galaxies(), st.floats(0.5, 1.2))
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(jacobians(n=65), galaxies(), st.floats(0.8, 1.5))
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_render_conserves_flux(jac, gal, psf_fwhm):
-    psf = Gaussian(1.0, sigma=psf_fwhm / 2.3548)
+    psf_sigma = psf_fwhm / 2.3548
+    # pixel sampling equals pixel integration in total only when well sampled
+    assume(psf_sigma / np.linalg.svd(jac.matrix, compute_uv=False).max() >= 1.2)
+    psf = Gaussian(1.0, sigma=psf_sigma)
     auto = draw(gal, jac, (65, 65), psf=psf, method="auto")
     nopix = draw(gal, jac, (65, 65), psf=psf, method="no_pixel")
     flux = gal.gmix().flux
