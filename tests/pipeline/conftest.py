@@ -63,6 +63,16 @@ def serial_run(tiny_field, tmp_path_factory):
         os.environ.get("PYTHONPATH", ""),
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    # a first run fills numba's on-disk cache: code compiled in memory and code
+    # loaded from the cache can differ in the last bits (docs/reliability.md),
+    # and every later process (workers, resumes) loads from the cache
+    warm = tmp_path_factory.mktemp("warm_out")
+    subprocess.run(
+        [sys.executable, "-c", code.replace(repr(str(out)), repr(str(warm)))],
+        env=env,
+        check=True,
+        timeout=900,
+    )
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=900)
     # resume in this process: every tile is already done, only the merge runs
     res = run_pipeline(cfg, overrides=tiny_overrides(out), progress=False, report=False)
