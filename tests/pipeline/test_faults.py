@@ -115,3 +115,25 @@ def test_sigkill_at_random_point_then_resume(serial_run, tiny_field, tmp_path, s
     # nothing half-written is left behind under a final name
     leftovers = [p for p in out.rglob("*") if p.name.startswith(".") and "tmp" in p.name]
     assert not leftovers, leftovers
+
+
+def test_resume_removes_temporaries_of_a_killed_run(tiny_field, tmp_path) -> None:
+    """A SIGKILL between write and rename leaves hidden ``*.tmp`` files; resuming removes them."""
+    _, cfg = tiny_field
+    out = tmp_path / "planted"
+    first = run_pipeline(cfg, overrides=tiny_overrides(out), progress=False, report=False)
+    finals = sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    planted = [out / ".catalog.abc123.fits.tmp", out / ".manifest.json.99.deadbeef.tmp"]
+    sub = next(p for p in out.rglob("*") if p.is_dir())
+    planted.append(sub / ".tile.parquet.1.0badc0de.tmp")
+    for p in planted:
+        p.write_bytes(b"half-written")
+    keep = out / ".notes"  # a hidden file that is not a galmix temporary stays
+    keep.write_text("user file")
+    res = run_pipeline(cfg, overrides=tiny_overrides(out), progress=False, report=False)
+    assert not any(p.exists() for p in planted)
+    assert keep.read_text() == "user file"
+    assert sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")) == finals
+    _identical(
+        read_parquet_table(first.catalog["parquet"]), read_parquet_table(res.catalog["parquet"])
+    )

@@ -27,7 +27,12 @@ from galmix.pipeline.config import PipelineConfig, load_config
 from galmix.pipeline.executors import run_jobs
 from galmix.pipeline.inputs import reference_grid
 from galmix.pipeline.measure import optional_module, process_tile
-from galmix.pipeline.store import Manifest, read_parquet_table, write_table_atomic
+from galmix.pipeline.store import (
+    Manifest,
+    read_parquet_table,
+    remove_stale_temporaries,
+    write_table_atomic,
+)
 from galmix.pipeline.tiles import Tile, deduplicate, make_tiles
 
 __all__ = ["PIPELINE_COLUMN_DOCS", "PipelineResult", "merge_tiles", "run_pipeline"]
@@ -284,6 +289,7 @@ def run_pipeline(
         raise ConfigError("overrides can only be given with a config path or mapping")
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)  # left by a killed earlier run
     timings: dict[str, float] = {}
 
     _ref_awcs, ref_shape = reference_grid(cfg)

@@ -18,7 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Manifest", "atomic_write", "sha256_file", "write_table_atomic"]
+__all__ = [
+    "Manifest",
+    "atomic_write",
+    "remove_stale_temporaries",
+    "sha256_file",
+    "write_table_atomic",
+]
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -44,6 +50,28 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[Path], Any]) -> Path
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete temporaries a killed run left behind in ``directory`` (recursively).
+
+    Every writer in galmix writes to a hidden name containing ``.tmp`` and
+    renames it into place; a SIGKILL between the two leaves the hidden file.
+    Called when a run starts on an output directory it owns, so a resumed run
+    leaves only final files behind. Returns the paths removed.
+    """
+    removed = []
+    root = Path(directory)
+    if not root.is_dir():
+        return removed
+    for p in sorted(root.rglob(".*")):
+        if p.is_file() and ".tmp" in p.name:
+            try:
+                p.unlink()
+            except OSError:  # pragma: no cover - raced with another cleaner
+                continue
+            removed.append(p)
+    return removed
 
 
 def write_table_atomic(table: Any, path: str | os.PathLike) -> Path:
