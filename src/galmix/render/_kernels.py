@@ -108,18 +108,16 @@ def eval_point(gmix, u, v):
     return total
 
 
-@njit(cache=True)
-def _gauss_row(buf, npx, norm, dx, dy, ixx, ixy, iyy, q):
-    """``buf[m] = norm exp(-chi2/2)`` at ``(dx + m, dy)``, m < npx, by multiplication.
+@njit(cache=True, inline="always")
+def _chain_row(buf, npx, val, r, q, add):
+    """Set (or, if ``add``, add to) ``buf[m]`` the Gaussian along a row, m < npx.
 
-    Needs ``ixx <= 1`` (so the ratios stay in range). Four independent
-    multiply chains of stride 4 break the latency chain:
+    ``val`` is the value at the first pixel and ``r`` the ratio to the next
+    one; along a row ``v(x+1) = v(x) r(x)`` and ``r(x+1) = r(x) q``. Four
+    independent multiply chains of stride 4 break the latency chain:
     ``v(x+4) = v(x) R(x)``, ``R(x+4) = R(x) q^16``, ``R(x) = r(x)^4 q^6``
-    with ``r(x) = v(x+1)/v(x)`` and ``q = exp(-ixx)`` (passed in: it is
-    constant per component).
+    with ``r(x) = v(x+1)/v(x)``.
     """
-    val = norm * math.exp(-0.5 * (ixx * dx * dx + 2.0 * ixy * dx * dy + iyy * dy * dy))
-    r = math.exp(-0.5 * (ixx * (2.0 * dx + 1.0) + 2.0 * ixy * dy))
     m0 = 0
     if npx >= 8:
         q2 = q * q
@@ -143,27 +141,95 @@ def _gauss_row(buf, npx, norm, dx, dy, ixx, ixy, iyy, q):
         R2 = r2_2 * r2_2 * q6
         R3 = r3_2 * r3_2 * q6
         nblk = npx // 4
-        for b in range(nblk):
-            mb = 4 * b
-            buf[mb] = v0
-            buf[mb + 1] = v1
-            buf[mb + 2] = v2
-            buf[mb + 3] = v3
-            v0 *= R0
-            v1 *= R1
-            v2 *= R2
-            v3 *= R3
-            R0 *= q16
-            R1 *= q16
-            R2 *= q16
-            R3 *= q16
+        if add:
+            for b in range(nblk):
+                mb = 4 * b
+                buf[mb] += v0
+                buf[mb + 1] += v1
+                buf[mb + 2] += v2
+                buf[mb + 3] += v3
+                v0 *= R0
+                v1 *= R1
+                v2 *= R2
+                v3 *= R3
+                R0 *= q16
+                R1 *= q16
+                R2 *= q16
+                R3 *= q16
+        else:
+            for b in range(nblk):
+                mb = 4 * b
+                buf[mb] = v0
+                buf[mb + 1] = v1
+                buf[mb + 2] = v2
+                buf[mb + 3] = v3
+                v0 *= R0
+                v1 *= R1
+                v2 *= R2
+                v3 *= R3
+                R0 *= q16
+                R1 *= q16
+                R2 *= q16
+                R3 *= q16
         m0 = 4 * nblk
         val = v0
         r = r0 * q4**nblk
-    for m in range(m0, npx):
-        buf[m] = val
+    if add:
+        for m in range(m0, npx):
+            buf[m] += val
+            val *= r
+            r *= q
+    else:
+        for m in range(m0, npx):
+            buf[m] = val
+            val *= r
+            r *= q
+
+
+@njit(cache=True, inline="always")
+def _row_state(rec, xs, ys, val, r, sy, i0, j, dx, dy, norm, ixx, ixy, iyy, rq):
+    """Value, x-ratio and y-ratio of a Gaussian at pixel ``(i0, j)`` (offsets ``dx, dy``).
+
+    Advanced from the previous row's state at ``(xs, ys)`` by multiplication
+    when ``rec`` (``r(x, y+1) = r e^-ixy``, ``r(x+1, y) = r q``,
+    ``sy(x, y+1) = sy e^-iyy``, ``sy(x+1, y) = sy e^-ixy``; ``rq`` holds
+    ``q, 1/q, e^-ixy, e^ixy, e^-iyy``), otherwise (first row, far jumps,
+    extreme ellipses) from three ``exp``. Row-to-row drift is a few ulp per
+    row; a row then costs no ``exp`` at all.
+    """
+    if not rec or j - ys > 4 or abs(i0 - xs) > 8:
+        val = norm * math.exp(-0.5 * (ixx * dx * dx + 2.0 * ixy * dx * dy + iyy * dy * dy))
+        r = math.exp(-0.5 * (ixx * (2.0 * dx + 1.0) + 2.0 * ixy * dy))
+        sy = math.exp(-0.5 * (iyy * (2.0 * dy + 1.0) + 2.0 * ixy * dx))
+        return i0, j, val, r, sy
+    q, qinv, e_xy, e_xy_inv, e_yy = rq
+    while ys < j:
+        val *= sy
+        r *= e_xy
+        sy *= e_yy
+        ys += 1
+    while xs < i0:
         val *= r
+        sy *= e_xy
         r *= q
+        xs += 1
+    while xs > i0:
+        r *= qinv
+        val /= r
+        sy *= e_xy_inv
+        xs -= 1
+    return xs, ys, val, r, sy
+
+
+@njit(cache=True, inline="always")
+def _row_consts(ixx, ixy, iyy):
+    """Constants of :func:`_row_state`, and whether its recurrence is safe here."""
+    q = math.exp(-ixx)
+    rec = ixx <= 1.0 and abs(ixy) < 30.0 and iyy < 60.0
+    if not rec:
+        return False, (q, 1.0, 1.0, 1.0, 1.0)
+    e_xy = math.exp(-ixy)
+    return True, (q, 1.0 / q, e_xy, 1.0 / e_xy, math.exp(-iyy))
 
 
 @njit(cache=True)
@@ -180,8 +246,11 @@ def _add_component_nopix(f, mx, my, sxx, sxy, syy, image, xoff, yoff):
     hy = math.sqrt(CHI2_CUT * syy)
     j0 = max(0, math.ceil(my - hy - yoff))
     j1 = min(ny - 1, math.floor(my + hy - yoff))
-    buf = np.empty(nx)
     q = math.exp(-ixx)
+    rec, rq = _row_consts(ixx, ixy, iyy)
+    have = False
+    xs = ys = 0
+    val = r = sy = 0.0
     nev = 0
     for j in range(j0, j1 + 1):
         dy = j + yoff - my
@@ -195,14 +264,13 @@ def _add_component_nopix(f, mx, my, sxx, sxy, syy, image, xoff, yoff):
         i1 = min(nx - 1, math.floor(mx + dxc + sq / ixx - xoff))
         if i1 < i0:
             continue
-        dx = i0 + xoff - mx
         if ixx <= 1.0:
-            # recurrence by multiplication (see _gauss_row), then a
-            # vectorisable accumulation
-            npx = i1 - i0 + 1
-            _gauss_row(buf, npx, norm, dx, dy, ixx, ixy, iyy, q)
-            for m in range(npx):
-                image[j, i0 + m] += buf[m]
+            dx = i0 + xoff - mx
+            xs, ys, val, r, sy = _row_state(
+                rec and have, xs, ys, val, r, sy, i0, j, dx, dy, norm, ixx, ixy, iyy, rq
+            )
+            have = True
+            _chain_row(image[j, i0 : i1 + 1], i1 - i0 + 1, val, r, q, True)
         else:
             for i in range(i0, i1 + 1):
                 dxi = i + xoff - mx
@@ -278,6 +346,10 @@ def _add_component_edgeworth(f, mx, my, sxx, sxy, syy, pdx, pdy, side, image, xo
     pyy3 = pyy2 * pyy
     buf = np.empty(n_cols)
     qx = math.exp(-pxx)
+    rec, rq = _row_consts(pxx, pxy, pyy)
+    have = False
+    xs = ys = 0
+    val = r = sy = 0.0
     nev = 0
     for j in range(j0, j1 + 1):
         dy = j + yoff - cy
@@ -292,7 +364,11 @@ def _add_component_edgeworth(f, mx, my, sxx, sxy, syy, pdx, pdy, side, image, xo
             continue
         dx = i0 + xoff - cx
         npx = i1 - i0 + 1
-        _gauss_row(buf, npx, norm, dx, dy, pxx, pxy, pyy, qx)
+        xs, ys, val, r, sy = _row_state(
+            rec and have, xs, ys, val, r, sy, i0, j, dx, dy, norm, pxx, pxy, pyy, rq
+        )
+        have = True
+        _chain_row(buf, npx, val, r, qx, False)
         # the polynomial factor: a = P d is linear along the row, so this
         # loop has no carried dependency and vectorises
         ax0 = pxx * dx + pxy * dy
