@@ -85,3 +85,73 @@ def test_identity_registration() -> None:
     reg = register(img, w, w, (40, 40), variance=np.full((40, 40), 2.0))
     assert np.allclose(reg.image, img, atol=1e-9)
     assert np.allclose(reg.variance, 2.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("scale_in", [0.2, 0.17])
+@pytest.mark.parametrize("method", ["interp", "exact"])
+def test_resampled_psf_includes_the_resampling_kernel(method: str, scale_in: float) -> None:
+    """The registered band's PSF (``broaden_psf_for_resampling``) matches what reproject makes.
+
+    Stars drawn by GalSim (pixel-integrated) at random sub-pixel positions on
+    a rotated, dithered input grid are registered onto the output grid; the
+    mean second moments of the registered stars must equal those of the
+    broadened PSF model drawn on the output grid. The unbroadened PSF is
+    visibly too small (the test fails without the correction).
+    """
+    galsim = pytest.importorskip("galsim")
+    from galmix.geometry import Jacobian
+    from galmix.pipeline.inputs import broaden_psf_for_resampling
+    from galmix.profiles import Gaussian
+    from galmix.render import draw
+
+    sigma = 0.3  # arcsec: ~1.5 px, where the kernel matters
+    # the input covers the whole (rotated) output grid
+    shape_in, shape_out = (int(64 / scale_in),) * 2, (240, 240)
+    hdr_in = make_wcs_header(
+        shape_in, scale_in, rotation_deg=25.0, crpix_offset=(0.37, -0.61), sip=False
+    )
+    w_in, w_out = AWCS(hdr_in), AWCS(make_wcs_header(shape_out, 0.2, sip=False))
+    gwcs = galsim.GSFitsWCS(header=hdr_in)
+    rng = np.random.default_rng(3)
+    # a grid (no star within another's moment box) at random sub-pixel phases
+    gx, gy = np.meshgrid(np.arange(25.0, 220.0, 24.0), np.arange(25.0, 220.0, 24.0))
+    xs = gx.ravel() + rng.uniform(0, 1, gx.size)
+    ys = gy.ravel() + rng.uniform(0, 1, gy.size)
+    ra, dec = WCS(w_out).pixel_to_world(xs, ys)
+    star = galsim.Gaussian(sigma=sigma, flux=1.0)
+    full = galsim.ImageD(shape_in[1], shape_in[0], xmin=1, ymin=1)
+    bx, by = WCS(w_in).world_to_pixel(ra, dec)
+    for x, y in zip(bx, by, strict=True):
+        pos = galsim.PositionD(x + 1.0, y + 1.0)
+        st = star.drawImage(nx=31, ny=31, wcs=gwcs.local(pos), center=pos)
+        full[st.bounds & full.bounds] += st[st.bounds & full.bounds]
+    reg = register(full.array, w_in, w_out, shape_out, variance=np.ones(shape_in), method=method)
+    out = np.nan_to_num(reg.image)
+
+    def moments(img, x0, y0):
+        h = 9
+        ix, iy = round(x0), round(y0)
+        cut = img[iy - h : iy + h + 1, ix - h : ix + h + 1]
+        yy, xx = np.mgrid[-h : h + 1, -h : h + 1].astype(float)
+        xx += ix - x0
+        yy += iy - y0
+        f = cut.sum()
+        return np.array([(cut * xx * xx).sum(), (cut * xx * yy).sum(), (cut * yy * yy).sum()]) / f
+
+    psf0 = Gaussian(1.0, sigma=sigma).gmix()
+    cx = cy = (shape_out[0] - 1) / 2
+    bxc, byc = WCS(w_in).world_to_pixel(*WCS(w_out).pixel_to_world(cx, cy))
+    psf1 = broaden_psf_for_resampling(psf0, method, w_in, bxc, byc, w_out, cx, cy)
+    jac = WCS(w_out).jacobian(cx, cy)
+    measured, model0, model1 = [], [], []
+    for x, y in zip(xs, ys, strict=True):
+        measured.append(moments(out, x, y))
+        j = Jacobian(jac.dudx, jac.dudy, jac.dvdx, jac.dvdy, x0=x, y0=y)
+        model0.append(moments(draw(psf0, j, shape_out), x, y))
+        model1.append(moments(draw(psf1, j, shape_out), x, y))
+    t_meas, t0, t1 = (
+        np.mean(np.array(m)[:, [0, 2]].sum(axis=1)) for m in (measured, model0, model1)
+    )
+    assert abs(t1 / t_meas - 1) < 0.005, (t_meas, t1)
+    if scale_in == 0.2:
+        assert t0 / t_meas - 1 < -0.03, (t_meas, t0)  # the uncorrected PSF is too small
