@@ -21,10 +21,12 @@ import os
 import platform
 import statistics
 import time
+from collections import Counter
 
 import numpy as np
 
 from galmix import Jacobian, MultiBandObservation, Observation
+from galmix.errors import flag_names
 from galmix.fit import LMSettings, fit, fit_batch
 
 try:
@@ -184,9 +186,11 @@ def bench_batch(rng, nobj):
         t = fit_batch(obs, "sersic", nthreads=nt)
         dt = time.perf_counter() - t0
         cpu = (time.process_time() - c0) / nobj
+        names = Counter("+".join(flag_names(int(f))) for f in np.asarray(t["flags"]) if int(f) != 0)
+        detail = ", ".join(f"{k} x{v}" for k, v in sorted(names.items()))
         print(
             f"| {nt} | {dt:.3f} | {nobj / dt:.0f} | {cpu * 1e3:.2f} ms | {2 / cpu:.0f} | "
-            f"{int(np.sum(t['flags'] != 0))} |"
+            f"{int(np.sum(t['flags'] != 0))} ({detail or 'none'}) |"
         )
 
 
