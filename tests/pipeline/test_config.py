@@ -34,6 +34,7 @@ def test_defaults_and_relative_paths(inputs: Path) -> None:
     assert cfg.bands["r"].psf.model == "gaussian" and cfg.bands["r"].psf.fwhm == 1.0
     assert cfg.executor.kind == "serial" and cfg.tiles.size == 1024
     assert cfg.output == (inputs / "output").resolve()
+    assert cfg.background.subtract and cfg.background.box_size == 64
 
 
 def test_yaml_file_paths_relative_to_file(inputs: Path, tmp_path: Path) -> None:
@@ -66,6 +67,9 @@ def test_yaml_file_paths_relative_to_file(inputs: Path, tmp_path: Path) -> None:
         ({"truth": {"ra": "ra"}}, "'truth.path'"),
         ({"photoz": {"train": True}}, "'photoz.train'"),
         ({"seed": -1}, "'seed'"),
+        ({"background": {"subtract": "no"}}, "'background.subtract'"),
+        ({"background": {"box_size": 4}}, "'background.box_size'"),
+        ({"background": {"mesh": 64}}, "'background.mesh'"),
     ],
 )
 def test_errors_name_the_key(inputs: Path, change: dict, key: str) -> None:
@@ -125,3 +129,31 @@ def test_overrides_merge_sections(inputs: Path) -> None:
         overrides={"executor": {"workers": 3}},
     )
     assert cfg.executor.kind == "processes" and cfg.executor.workers == 3
+
+
+@pytest.mark.parametrize(("subtract", "box"), [(True, 32), (True, 64), (False, 64)])
+def test_background_section_controls_sky_subtraction(tmp_path: Path, subtract, box) -> None:
+    """``background.subtract``/``box_size`` reach the band reader: a flat sky of 100."""
+    import numpy as np
+    from astropy.io import fits
+
+    from galmix.pipeline.inputs import load_band_tile, reference_grid
+    from galmix.pipeline.tiles import make_tiles
+    from galmix.sim import make_wcs_header
+
+    rng = np.random.default_rng(1)
+    img = 100.0 + rng.normal(0.0, 1.0, (128, 128))
+    fits.PrimaryHDU(img, header=make_wcs_header((128, 128), 0.2)).writeto(tmp_path / "r.fits")
+    cfg = load_config(
+        {
+            "bands": {"r": {"image": "r.fits", "psf": {"fwhm": 1.0}}},
+            "background": {"subtract": subtract, "box_size": box},
+        },
+        base_dir=tmp_path,
+    )
+    awcs, shape = reference_grid(cfg)
+    tile = make_tiles(shape, 1024, 64)[0]
+    bt = load_band_tile(cfg, "r", tile, awcs)
+    expect = 0.0 if subtract else 100.0
+    assert abs(float(np.median(bt.image)) - expect) < 0.1
+    assert abs(bt.background_rms - 1.0) < 0.1

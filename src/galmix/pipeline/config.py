@@ -22,6 +22,7 @@ Schema (defaults in brackets)::
                                          # or {image: psf.fits, hdu: 0}
                                          # or {model: stars} (estimated from the image's stars)
         zeropoint: 22.5                  # AB zero point [header MAGZERO, else 22.5]
+    background: {subtract: true, box_size: 64, filter_size: 3}   # sky mesh (pixels)
     detection: {band: r, threshold: 1.5, minarea: 5, deblend_nthresh: 32,
                 deblend_cont: 0.005, filter_fwhm_pixels: 2.0}   # band may be "coadd"
     registration: {method: interp, reference: r}   # interp | exact | native
@@ -112,6 +113,21 @@ class DetectionConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class BackgroundConfig:
+    """Sky background removed from every band before anything else.
+
+    ``subtract: false`` for images whose sky is already subtracted; otherwise
+    a SExtractor-style mesh estimate (``box_size`` pixels, median-filtered over
+    ``filter_size`` meshes). Larger meshes remove less of the extended light
+    of big galaxies; smaller ones follow sky gradients more closely.
+    """
+
+    subtract: bool = True
+    box_size: int = 64
+    filter_size: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
 class RegistrationConfig:
     method: str = "interp"
     reference: str = ""
@@ -180,6 +196,7 @@ class PipelineConfig:
     executor: ExecutorConfig
     photoz: PhotozConfig
     base_dir: Path
+    background: BackgroundConfig = BackgroundConfig()
 
     @property
     def band_names(self) -> list[str]:
@@ -360,6 +377,7 @@ _TOP = {
     "tiles",
     "executor",
     "photoz",
+    "background",
 }
 
 
@@ -444,6 +462,13 @@ def load_config(
             reg.get("method", "interp"), "registration.method", ("interp", "exact", "native")
         ),
         reference=ref_band,
+    )
+
+    bg = _check_keys(d.get("background"), "background", {"subtract", "box_size", "filter_size"})
+    background = BackgroundConfig(
+        subtract=_bool(bg.get("subtract", True), "background.subtract"),
+        box_size=_int(bg.get("box_size", 64), "background.box_size", 8),
+        filter_size=_int(bg.get("filter_size", 3), "background.filter_size", 1),
     )
 
     det = _check_keys(
@@ -554,4 +579,5 @@ def load_config(
         executor=executor,
         photoz=photoz,
         base_dir=base,
+        background=background,
     )

@@ -158,13 +158,17 @@ def _analytic_psf(model: str, fwhm: float, beta: float) -> Any:
         return None
 
 
-def _background(image: np.ndarray, variance: np.ndarray) -> tuple[np.ndarray, float]:
+def _background(
+    image: np.ndarray, variance: np.ndarray, box_size: int = 64, filter_size: int = 3
+) -> tuple[np.ndarray, float]:
     """Background level map and global rms of ``image`` (NaNs ignored)."""
     bad = ~np.isfinite(image)
     try:
         from galmix.detect import estimate_background
 
-        bg = estimate_background(np.where(bad, 0.0, image), mask=bad)
+        bg = estimate_background(
+            np.where(bad, 0.0, image), mask=bad, box_size=box_size, filter_size=filter_size
+        )
         return np.asarray(bg.level, dtype=np.float64), float(bg.global_rms)
     except ImportError:  # pragma: no cover - galmix.detect missing
         good = image[~bad]
@@ -237,8 +241,11 @@ def load_band_tile(
         var = np.where(np.isfinite(var) & (var > 0), var, np.inf)
     else:
         var = None
-    level, rms = _background(img, var if var is not None else np.ones_like(img))
-    if subtract_background:
+    bgc = cfg.background
+    level, rms = _background(
+        img, var if var is not None else np.ones_like(img), bgc.box_size, bgc.filter_size
+    )
+    if subtract_background and bgc.subtract:
         img = img - level
     if var is None:
         var = np.full(img.shape, rms**2)
