@@ -26,13 +26,19 @@ def _read(path: Path):
 def _assert_tables_identical(a, b) -> None:
     assert a.colnames == b.colnames
     assert len(a) == len(b)
+    differ = []
     for c in a.colnames:
         x, y = np.asarray(a[c]), np.asarray(b[c])
         if x.dtype.kind == "f":
             # bitwise: same values and same NaN positions
-            assert np.array_equal(x.view(np.int64), y.view(np.int64)), c
-        else:
-            assert np.array_equal(x, y), c
+            d = x.view(np.int64) != y.view(np.int64)
+            if d.any():
+                rel = np.nanmax(np.abs(x[d] - y[d]) / np.maximum(np.abs(x[d]), 1e-300))
+                rows = np.flatnonzero(d)[:5].tolist()
+                differ.append(f"{c} ({int(d.sum())} rows, e.g. {rows}, max rel {rel:.1e})")
+        elif not np.array_equal(x, y):
+            differ.append(c)
+    assert not differ, "columns differ: " + "; ".join(differ)
 
 
 def test_catalog_schema(serial_run) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from galmix._exact import matmul
 from galmix.detect import Detections, FitsImage, detect, estimate_background, photometry, read_image
 from galmix.errors import FLAGS, GalmixIOError, GalmixValueError
 
@@ -163,7 +164,7 @@ def _ellipse_to_frame(
         except np.linalg.LinAlgError:
             M = np.eye(2)
         C = np.array([[cxx[i], cxy[i]], [cxy[i], cyy[i]]])
-        C2 = M @ C @ M.T
+        C2 = matmul(matmul(M, C), M.T)
         w, v = np.linalg.eigh(C2)
         a2[i] = math.sqrt(max(w[1], 1e-12))
         b2[i] = math.sqrt(max(w[0], 1e-12))

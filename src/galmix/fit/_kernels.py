@@ -47,9 +47,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# fast-math without reassociation: results stay bit-identical whatever the
-# memory alignment, thread count or executor (determinism guarantee)
-_FASTMATH = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+# fast-math flags that cannot change a finite result: no reassociation, no
+# FMA contraction, no reciprocal or approximate functions, whose use depends on
+# how LLVM inlined and scheduled the code in the compiling process; results stay
+# bit-identical whatever the process, cache state, thread count or executor
+_FASTMATH = {"nnan", "ninf", "nsz"}
 
 TWO_PI = 2.0 * math.pi
 CHI_CUT = 60.0  # skip exp(-chi/2) below e^-30
@@ -569,6 +571,72 @@ def _prior_terms(p, free_idx, prior_mu, prior_isig, jtj, jtr):
 
 
 @njit(cache=True)
+def _solve_small(A, b, x):
+    """Solve ``A x = b`` by Gaussian elimination with partial pivoting; False if singular.
+
+    Written out (not ``np.linalg.solve``) so the result does not depend on
+    the LAPACK build, its threads or the arrays' memory alignment: every
+    process gets the same bits (the pipeline's executors are bit-identical).
+    """
+    n = A.shape[0]
+    m = A.copy()
+    r = b.copy()
+    for i in range(n):
+        if not math.isfinite(r[i]):
+            return False
+        for j in range(n):
+            if not math.isfinite(m[i, j]):
+                return False
+    for k in range(n):
+        piv = k
+        big = abs(m[k, k])
+        for i in range(k + 1, n):
+            if abs(m[i, k]) > big:
+                big = abs(m[i, k])
+                piv = i
+        if big == 0.0:
+            return False
+        if piv != k:
+            for j in range(n):
+                t = m[k, j]
+                m[k, j] = m[piv, j]
+                m[piv, j] = t
+            t = r[k]
+            r[k] = r[piv]
+            r[piv] = t
+        for i in range(k + 1, n):
+            f = m[i, k] / m[k, k]
+            if f != 0.0:
+                for j in range(k, n):
+                    m[i, j] -= f * m[k, j]
+                r[i] -= f * r[k]
+    for i in range(n - 1, -1, -1):
+        acc = r[i]
+        for j in range(i + 1, n):
+            acc -= m[i, j] * x[j]
+        x[i] = acc / m[i, i]
+        if not math.isfinite(x[i]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _inverse_small(A, out):
+    """``out = A^-1`` column by column with :func:`_solve_small`; False if singular."""
+    n = A.shape[0]
+    e = np.zeros(n)
+    col = np.empty(n)
+    for c in range(n):
+        e[:] = 0.0
+        e[c] = 1.0
+        if not _solve_small(A, e, col):
+            return False
+        for i in range(n):
+            out[i, c] = col[i]
+    return True
+
+
+@njit(cache=True)
 def lm_fit(
     p0,
     free_idx,
@@ -679,12 +747,8 @@ def lm_fit(
                 if d <= 0.0:
                     d = 1e-12
                 A[a, a] = jtj[a, a] + lam * d
-            ok = True
-            try:
-                dp = np.linalg.solve(A, jtr)
-            except Exception:
-                ok = False
-                dp = np.zeros(nfree)
+            dp = np.zeros(nfree)
+            ok = _solve_small(A, jtr, dp)
             if ok:
                 for i in range(P):
                     pt[i] = p[i]
@@ -765,15 +829,15 @@ def lm_fit(
             for a in range(nfree):
                 for b in range(nfree):
                     A[a, b] = jtj[a, b] * sc[a] * sc[b]
-            try:
-                Ai = np.linalg.inv(A)
+            Ai = np.empty((nfree, nfree))
+            if _inverse_small(A, Ai):
                 for a in range(nfree):
                     for b in range(nfree):
                         cov_out[a, b] = Ai[a, b] * sc[a] * sc[b]
                 for a in range(nfree):
                     if not (cov_out[a, a] > 0.0) or not math.isfinite(cov_out[a, a]):
                         good = False
-            except Exception:
+            else:
                 good = False
         if not good and status == 0:
             status = 3

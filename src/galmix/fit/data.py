@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from galmix._exact import matmul, matvec
 from galmix.errors import FLAGS, GalmixTypeError, GalmixValueError
 from galmix.image import MultiBandObservation, Observation
 
@@ -180,7 +181,7 @@ def pixel_terms(obs: Observation, scheme: str) -> tuple[np.ndarray, np.ndarray, 
     m = np.array([[jac.dudx, jac.dudy], [jac.dvdx, jac.dvdy]])
     dx, dy, side = obs.pixel.as_array()
     area = abs(jac.det) * side * side
-    centre = m @ np.array([dx, dy])
+    centre = matvec(m, np.array([dx, dy]))
     if scheme == "none":
         return centre[None, :], np.zeros(3), abs(jac.det)
     if scheme == "gauss":
@@ -192,8 +193,8 @@ def pixel_terms(obs: Observation, scheme: str) -> tuple[np.ndarray, np.ndarray, 
         offs = np.array([[-a, -a], [a, -a], [-a, a], [a, a]])
     else:
         raise GalmixValueError(f"pixel_scheme must be one of {PIXEL_SCHEMES}, got {scheme!r}")
-    cov = var * (m @ m.T)
-    sub = offs @ m.T + centre
+    cov = var * matmul(m, m.T)
+    sub = matmul(offs, m.T) + centre
     return sub, np.array([cov[0, 0], cov[0, 1], cov[1, 1]]), area / len(offs)
 
 

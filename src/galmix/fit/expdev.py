@@ -18,6 +18,7 @@ import numpy as np
 from astropy.table import Table
 from scipy.optimize import nnls
 
+from galmix._exact import matmul
 from galmix.errors import FLAGS
 from galmix.fit.core import FitResult, LMSettings, fit, model_images
 from galmix.fit.data import make_exposures, normalize_observations
@@ -48,7 +49,7 @@ def combine_expdev(exps, t_exp: list[np.ndarray], t_dev: list[np.ndarray], nband
         y = np.concatenate(ys)
         x, _ = nnls(A, y)
         a_e[b], a_d[b] = x
-        ata = A.T @ A
+        ata = matmul(A.T, A)
         active = x > 0
         cov = np.zeros((2, 2))
         if np.any(active):
@@ -58,8 +59,8 @@ def combine_expdev(exps, t_exp: list[np.ndarray], t_dev: list[np.ndarray], nband
             except np.linalg.LinAlgError:
                 cov[:] = np.nan
         covs[b] = cov
-        r = y - A @ x
-        chi2 += float(r @ r)
+        r = y - (A[:, 0] * x[0] + A[:, 1] * x[1])
+        chi2 += math.fsum(r * r)
         for i in ids:
             images[i] = x[0] * t_exp[i] + x[1] * t_dev[i]
     return a_e, a_d, covs, chi2, images

@@ -10,6 +10,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+from galmix._exact import matmul
 from galmix.fit.core import FitResult
 from galmix.fit.models import parse_model
 
@@ -62,7 +63,7 @@ def _ellipse_pixels(jac, hlr: float, g1: float, g2: float) -> tuple[float, float
     cw = hlr * hlr * np.array([[M[0, 0], M[0, 1]], [M[0, 1], M[0, 2]]])
     jm = np.array([[jac.dudx, jac.dudy], [jac.dvdx, jac.dvdy]])
     ji = np.linalg.inv(jm)
-    cp = ji @ cw @ ji.T
+    cp = matmul(matmul(ji, cw), ji.T)
     vals, vecs = np.linalg.eigh(cp)
     lam2, lam1 = vals
     major = vecs[:, 1]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from typing import Any
 
 import numpy as np
 
+from galmix._exact import matmul, snap_pixels
 from galmix.errors import ConfigError, GalmixIOError
 from galmix.pipeline.config import BandConfig, PipelineConfig
 from galmix.pipeline.registration import pixel_coordinates, register
@@ -312,7 +314,7 @@ def _band_pixel_of(band_awcs: Any, tile_awcs: Any, x: float, y: float) -> tuple[
         warnings.simplefilter("ignore")
         ra, dec = tile_awcs.all_pix2world([x], [y], 0)
         bx, by = band_awcs.all_world2pix(ra, dec, 0, tolerance=1e-8, maxiter=50, quiet=True)
-    bx, by = float(bx[0]), float(by[0])
+    bx, by = float(snap_pixels(bx[0])), float(snap_pixels(by[0]))
     if not (np.isfinite(bx) and np.isfinite(by)):
         return 0.0, 0.0
     return bx, by
@@ -370,11 +372,19 @@ def broaden_psf_for_resampling(
         return np.array([[j.dudx, j.dudy], [j.dvdx, j.dvdy]], dtype=np.float64)
 
     m_in, m_out = _mat(band_awcs, x, y), _mat(out_awcs, x_out, y_out)
-    cov = terms[0] * (m_in @ m_in.T) - terms[1] * (m_out @ m_out.T)
-    ev, evec = np.linalg.eigh(0.5 * (cov + cov.T))
-    cov = (evec * np.clip(ev, 0.0, None)) @ evec.T
-    if not np.any(cov > 0):
+    # exactly rounded 2x2 algebra (no BLAS/LAPACK: every process gets the same bits)
+    cov = terms[0] * matmul(m_in, m_in.T) - terms[1] * matmul(m_out, m_out.T)
+    cxx, cyy, cxy = float(cov[0, 0]), float(cov[1, 1]), 0.5 * float(cov[0, 1] + cov[1, 0])
+    if not (cxx >= 0.0 and cyy >= 0.0 and cxx * cyy - cxy * cxy >= 0.0):
+        # clip to positive semi-definite: keep the non-negative eigen-direction
+        half_tr, d = 0.5 * (cxx + cyy), math.hypot(0.5 * (cxx - cyy), cxy)
+        lam = max(half_tr + d, 0.0)
+        ang = 0.5 * math.atan2(2.0 * cxy, cxx - cyy)
+        c, s_ = math.cos(ang), math.sin(ang)
+        cxx, cyy, cxy = lam * c * c, lam * s_ * s_, lam * c * s_
+    if not (cxx > 0.0 or cyy > 0.0):
         return psf
+    cov = np.array([[cxx, cxy], [cxy, cyy]])
     kernel = GMix(np.array([[1.0, 0.0, 0.0, cov[0, 0], cov[0, 1], cov[1, 1]]]))
     if isinstance(psf, GMix):
         return psf.convolve(kernel)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from galmix._exact import snap_pixels
 from galmix.errors import FLAGS, GalmixRuntimeError
 from galmix.pipeline.config import PipelineConfig
 from galmix.pipeline.inputs import BandTile, load_band_tile, reference_grid
@@ -109,7 +110,7 @@ def _band_positions(bt: BandTile, tile_awcs: Any, x: np.ndarray, y: np.ndarray):
         return x, y
     ra, dec = tile_awcs.all_pix2world(x, y, 0)
     bx, by = bt.awcs.all_world2pix(ra, dec, 0, tolerance=1e-10, maxiter=100, quiet=True)
-    return np.asarray(bx, float), np.asarray(by, float)
+    return snap_pixels(bx), snap_pixels(by)
 
 
 def process_tile(cfg: PipelineConfig, tile: Tile, out_dir: str | Path) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from galmix._exact import snap_pixels
 from galmix.errors import GalmixValueError
 
 __all__ = ["Registered", "pixel_coordinates", "register"]
@@ -88,8 +89,8 @@ def pixel_coordinates(
         warnings.simplefilter("ignore")
         ra, dec = ao.all_pix2world(xx.ravel(), yy.ravel(), 0)
         xi, yi = ai.all_world2pix(ra, dec, 0, tolerance=1e-10, maxiter=100, quiet=True)
-    xi = xi.reshape(xx.shape)
-    yi = yi.reshape(xx.shape)
+    xi = snap_pixels(xi).reshape(xx.shape)
+    yi = snap_pixels(yi).reshape(xx.shape)
     if len(gx) < 4 or len(gy) < 4:
         kx, ky = min(3, len(gx) - 1), min(3, len(gy) - 1)
     else:
@@ -98,7 +99,7 @@ def pixel_coordinates(
         yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
         ra, dec = ao.all_pix2world(xx.ravel(), yy.ravel(), 0)
         x1, y1 = ai.all_world2pix(ra, dec, 0, tolerance=1e-10, maxiter=100, quiet=True)
-        return x1.reshape(ny, nx), y1.reshape(ny, nx)
+        return snap_pixels(x1).reshape(ny, nx), snap_pixels(y1).reshape(ny, nx)
     sx = RectBivariateSpline(gy, gx, xi, kx=ky, ky=kx)
     sy = RectBivariateSpline(gy, gx, yi, kx=ky, ky=kx)
     ax, ay = np.arange(ny, dtype=float), np.arange(nx, dtype=float)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from galmix._exact import matmul, matvec
 from galmix.errors import GalmixTypeError, GalmixValueError
 from galmix.profiles.gmix import GMix, _transform, shear_matrix
 from galmix.profiles.sersic import DEFAULT_NGAUSS, sersic_mixture
@@ -72,8 +73,8 @@ class Profile:
         return GMix._trusted(d)
 
     def _apply(self, a: np.ndarray) -> Profile:
-        t = a @ np.array(self.transform).reshape(2, 2)
-        o = a @ np.array(self.offset)
+        t = matmul(a, np.array(self.transform).reshape(2, 2))
+        o = matvec(a, np.array(self.offset))
         return replace(self, transform=tuple(t.ravel().tolist()), offset=tuple(o.tolist()))
 
     def shear(self, g1: float, g2: float) -> Profile:

@@ -25,6 +25,7 @@ from importlib import resources
 
 import numpy as np
 
+from galmix._exact import matvec
 from galmix.errors import GalmixValueError
 
 __all__ = [
@@ -106,17 +107,17 @@ def _eval_cached(n: float, ngauss: int, deriv: bool):
     span = math.log(nmax) - math.log(nmin)
     x = 2.0 * (math.log(n) - math.log(nmin)) / span - 1.0
     t, dt = _cheb_basis(x, cw.shape[1], deriv)
-    logw = cw @ t
-    logv = cv @ t
+    logw = matvec(cw, t)
+    logv = matvec(cv, t)
     w = np.exp(logw - logw.max())
     w /= w.sum()
     v = np.exp(logv)
     if not deriv:
         return w, v
     dxdn = 2.0 / (span * n)
-    dlogw = (cw @ dt) * dxdn
-    dlogv = (cv @ dt) * dxdn
-    dw = w * (dlogw - np.dot(w, dlogw))
+    dlogw = matvec(cw, dt) * dxdn
+    dlogv = matvec(cv, dt) * dxdn
+    dw = w * (dlogw - math.fsum(w * dlogw))
     dv = v * dlogv
     return w, v, dw, dv
 

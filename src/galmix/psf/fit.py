@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 
+from galmix._exact import matmul
 from galmix.errors import FLAGS, GalmixTypeError, GalmixValueError
 from galmix.profiles import GMix
 from galmix.render import _kernels
@@ -299,14 +300,14 @@ def fit_psf(
     x0, y0 = jac[4], jac[5]
     world = np.empty((ngauss, 6))
     world[:, 0] = comps[:, 0] / fit_flux
-    pos = (m @ np.vstack([comps[:, 1] - x0, comps[:, 2] - y0])).T
+    pos = matmul(m, np.vstack([comps[:, 1] - x0, comps[:, 2] - y0])).T
     world[:, 1:3] = pos
     for k in range(ngauss):
         s = np.array([[comps[k, 3], comps[k, 4]], [comps[k, 4], comps[k, 5]]])
-        c = m @ s @ m.T
+        c = matmul(matmul(m, s), m.T)
         world[k, 3:] = [c[0, 0], c[0, 1], c[1, 1]]
-    cu = float(world[:, 0] @ world[:, 1])
-    cv = float(world[:, 0] @ world[:, 2])
+    cu = math.fsum(world[:, 0] * world[:, 1])
+    cv = math.fsum(world[:, 0] * world[:, 2])
     world[:, 1] -= cu
     world[:, 2] -= cv
     try:
