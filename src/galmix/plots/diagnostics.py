@@ -336,7 +336,7 @@ def redshift_figure(
         if m:
             ax.set_title(
                 rf"{name}: $\sigma_{{NMAD}}$ {m.get('sigma_nmad', np.nan):.3f}, "
-                f"outliers {m.get('outlier_fraction', np.nan):.2f}, N={m.get('n', ok.sum())}",
+                f"outliers {m.get('outlier_fraction', np.nan):.2f}, N={int(m.get('n', ok.sum()))}",
                 fontsize=9,
             )
     fig.tight_layout()
