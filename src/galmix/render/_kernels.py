@@ -109,8 +109,8 @@ def eval_point(gmix, u, v):
 
 
 @njit(cache=True, inline="always")
-def _chain_row(buf, npx, val, r, q, add):
-    """Set (or, if ``add``, add to) ``buf[m]`` the Gaussian along a row, m < npx.
+def _chain_row(buf, npx, val, r, q):
+    """Add to ``buf[m]`` the Gaussian along a row, m < npx.
 
     ``val`` is the value at the first pixel and ``r`` the ratio to the next
     one; along a row ``v(x+1) = v(x) r(x)`` and ``r(x+1) = r(x) q``. Four
@@ -141,49 +141,27 @@ def _chain_row(buf, npx, val, r, q, add):
         R2 = r2_2 * r2_2 * q6
         R3 = r3_2 * r3_2 * q6
         nblk = npx // 4
-        if add:
-            for b in range(nblk):
-                mb = 4 * b
-                buf[mb] += v0
-                buf[mb + 1] += v1
-                buf[mb + 2] += v2
-                buf[mb + 3] += v3
-                v0 *= R0
-                v1 *= R1
-                v2 *= R2
-                v3 *= R3
-                R0 *= q16
-                R1 *= q16
-                R2 *= q16
-                R3 *= q16
-        else:
-            for b in range(nblk):
-                mb = 4 * b
-                buf[mb] = v0
-                buf[mb + 1] = v1
-                buf[mb + 2] = v2
-                buf[mb + 3] = v3
-                v0 *= R0
-                v1 *= R1
-                v2 *= R2
-                v3 *= R3
-                R0 *= q16
-                R1 *= q16
-                R2 *= q16
-                R3 *= q16
+        for b in range(nblk):
+            mb = 4 * b
+            buf[mb] += v0
+            buf[mb + 1] += v1
+            buf[mb + 2] += v2
+            buf[mb + 3] += v3
+            v0 *= R0
+            v1 *= R1
+            v2 *= R2
+            v3 *= R3
+            R0 *= q16
+            R1 *= q16
+            R2 *= q16
+            R3 *= q16
         m0 = 4 * nblk
         val = v0
         r = r0 * q4**nblk
-    if add:
-        for m in range(m0, npx):
-            buf[m] += val
-            val *= r
-            r *= q
-    else:
-        for m in range(m0, npx):
-            buf[m] = val
-            val *= r
-            r *= q
+    for m in range(m0, npx):
+        buf[m] += val
+        val *= r
+        r *= q
 
 
 @njit(cache=True, inline="always")
@@ -270,7 +248,7 @@ def _add_component_nopix(f, mx, my, sxx, sxy, syy, image, xoff, yoff):
                 rec and have, xs, ys, val, r, sy, i0, j, dx, dy, norm, ixx, ixy, iyy, rq
             )
             have = True
-            _chain_row(image[j, i0 : i1 + 1], i1 - i0 + 1, val, r, q, True)
+            _chain_row(image[j, i0 : i1 + 1], i1 - i0 + 1, val, r, q)
         else:
             for i in range(i0, i1 + 1):
                 dxi = i + xoff - mx
@@ -368,7 +346,8 @@ def _add_component_edgeworth(f, mx, my, sxx, sxy, syy, pdx, pdy, side, image, xo
             rec and have, xs, ys, val, r, sy, i0, j, dx, dy, norm, pxx, pxy, pyy, rq
         )
         have = True
-        _chain_row(buf, npx, val, r, qx, False)
+        buf[:npx] = 0.0
+        _chain_row(buf, npx, val, r, qx)
         # the polynomial factor: a = P d is linear along the row, so this
         # loop has no carried dependency and vectorises
         ax0 = pxx * dx + pxy * dy
