@@ -249,8 +249,10 @@ def bench_accuracy(rng, nreal):
                     f"{r.errors['flux'] / 100:.4f} | {r.flags} |"
                 )
     print(f"\n### Pull widths over {nreal} noise realisations (48x48, S/N 50)\n")
-    print("| model (truth) | param | mean pull | pull width |")
-    print("|---|---|---|---|")
+    print(
+        "| model (truth) | param | mean pull | pull width | width of ln(value) pulls | MAD width |"
+    )
+    print("|---|---|---|---|---|---|")
     for model, n in (("exp", 1.0), ("sersic", 1.5), ("sersic", 4.0)):
         gal = galsim.Sersic(n=n, half_light_radius=0.6, flux=100.0).shear(g1=0.2, g2=0.1)
         img, psf = render(gal, 48, PSF_FWHM)
@@ -277,9 +279,15 @@ def bench_accuracy(rng, nreal):
             e = np.asarray(t[name + "_err"][ok])
             truth = {"flux": 100.0, "half_light_radius": 0.6, "g1": 0.2, "n": n}[name]
             pulls = (v - truth) / e
+            if name == "g1":
+                lnw = "-"
+            else:  # errors of ln(value) are error/value
+                lv = np.log(v)
+                lnw = f"{np.std((lv - np.mean(lv)) / (e / v)):.3f}"
+            mad = 1.4826 * np.median(np.abs((v - np.median(v)) / e))
             print(
                 f"| {model} (n={n}) | {name} | {np.mean(pulls):+.2f} | "
-                f"{np.std((v - np.mean(v)) / e):.3f} |"
+                f"{np.std((v - np.mean(v)) / e):.3f} | {lnw} | {mad:.3f} |"
             )
 
 
