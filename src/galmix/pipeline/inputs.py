@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from galmix._exact import matmul, snap_pixels
+from galmix._exact import matmul
 from galmix.errors import ConfigError, GalmixIOError
 from galmix.pipeline.config import BandConfig, PipelineConfig
-from galmix.pipeline.registration import pixel_coordinates, register
+from galmix.pipeline.registration import map_pixels, pixel_coordinates, register
 from galmix.pipeline.tiles import Tile
 
 __all__ = ["BandTile", "load_band_tile", "reference_grid"]
@@ -214,10 +214,7 @@ def load_band_tile(
         ys = np.r_[np.arange(0, ty, 16), ty - 1].astype(float)
         ex = np.r_[xs, xs, np.zeros(ys.size), np.full(ys.size, tx - 1.0)]
         ey = np.r_[np.zeros(xs.size), np.full(xs.size, ty - 1.0), ys, ys]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ra, dec = tile_awcs.all_pix2world(ex, ey, 0)
-            bx, by = awcs.all_world2pix(ra, dec, 0, tolerance=1e-8, maxiter=50, quiet=True)
+        bx, by = map_pixels(tile_awcs, awcs, ex, ey)
         pad = 4
         fin = np.isfinite(bx) & np.isfinite(by)
         if fin.any():
@@ -282,7 +279,9 @@ def load_band_tile(
     if psf is not None:
         # the resampled image is the native one convolved with the
         # resampling kernel: the PSF of the registered band includes it
-        bxc, byc = _band_pixel_of(cut_awcs, tile_awcs, cx, cy)
+        bxc, byc = (float(v[0]) for v in map_pixels(tile_awcs, cut_awcs, [cx], [cy]))
+        if not (math.isfinite(bxc) and math.isfinite(byc)):
+            bxc = byc = 0.0
         psf = broaden_psf_for_resampling(psf, method, cut_awcs, bxc, byc, tile_awcs, cx, cy)
     return BandTile(
         name=band_name,
@@ -306,18 +305,6 @@ def load_band_tile(
 #: constant input over the output pixel: box + hold box + output box, so
 #: ``a = 1/6, b = 0``.
 RESAMPLING_PSF_TERMS = {"interp": (0.25, 1.0 / 12.0), "exact": (1.0 / 6.0, 0.0)}
-
-
-def _band_pixel_of(band_awcs: Any, tile_awcs: Any, x: float, y: float) -> tuple[float, float]:
-    """Pixel of ``band_awcs`` at the tile pixel ``(x, y)`` (the tile centre)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ra, dec = tile_awcs.all_pix2world([x], [y], 0)
-        bx, by = band_awcs.all_world2pix(ra, dec, 0, tolerance=1e-8, maxiter=50, quiet=True)
-    bx, by = float(snap_pixels(bx[0])), float(snap_pixels(by[0]))
-    if not (np.isfinite(bx) and np.isfinite(by)):
-        return 0.0, 0.0
-    return bx, by
 
 
 def broaden_psf_for_resampling(

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from galmix._exact import snap_pixels
 from galmix.errors import FLAGS, GalmixRuntimeError
 from galmix.pipeline.config import PipelineConfig
 from galmix.pipeline.inputs import BandTile, load_band_tile, reference_grid
+from galmix.pipeline.registration import map_pixels
 from galmix.pipeline.store import sha256_file, write_table_atomic
 from galmix.pipeline.tiles import Tile
 
@@ -108,9 +108,7 @@ def _band_positions(bt: BandTile, tile_awcs: Any, x: np.ndarray, y: np.ndarray):
     """Object positions in the band's arrays (identity unless native)."""
     if not bt.native or len(x) == 0:
         return x, y
-    ra, dec = tile_awcs.all_pix2world(x, y, 0)
-    bx, by = bt.awcs.all_world2pix(ra, dec, 0, tolerance=1e-10, maxiter=100, quiet=True)
-    return snap_pixels(bx), snap_pixels(by)
+    return map_pixels(tile_awcs, bt.awcs, x, y)
 
 
 def process_tile(cfg: PipelineConfig, tile: Tile, out_dir: str | Path) -> dict[str, Any]:

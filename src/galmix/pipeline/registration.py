@@ -34,7 +34,7 @@ import numpy as np
 from galmix._exact import snap_pixels
 from galmix.errors import GalmixValueError
 
-__all__ = ["Registered", "pixel_coordinates", "register"]
+__all__ = ["Registered", "map_pixels", "pixel_coordinates", "register"]
 
 _GRID_STEP = 16
 
@@ -68,6 +68,21 @@ def _area_map(awcs: Any, shape: tuple[int, int]) -> np.ndarray:
     return WCS(awcs, shape=shape).pixel_area_map(shape)
 
 
+def map_pixels(from_awcs: Any, to_awcs: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of ``to_awcs`` at the pixels ``(x, y)`` of ``from_awcs`` (0-based).
+
+    The exact transform (``all_pix2world`` then the iterative
+    ``all_world2pix``, distortions included), rounded to 1e-7 pixel so that
+    every process gets the same bits (:func:`galmix._exact.snap_pixels`).
+    Points outside ``to_awcs``'s valid region come back non-finite.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ra, dec = from_awcs.all_pix2world(np.asarray(x, float), np.asarray(y, float), 0)
+        xi, yi = to_awcs.all_world2pix(ra, dec, 0, tolerance=1e-10, maxiter=100, quiet=True)
+    return snap_pixels(xi), snap_pixels(yi)
+
+
 def pixel_coordinates(
     wcs_out: Any, wcs_in: Any, shape_out: tuple[int, int], step: int = _GRID_STEP
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -85,21 +100,17 @@ def pixel_coordinates(
     gx = np.unique(np.r_[np.arange(0, nx, step), nx - 1]).astype(float)
     gy = np.unique(np.r_[np.arange(0, ny, step), ny - 1]).astype(float)
     xx, yy = np.meshgrid(gx, gy)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ra, dec = ao.all_pix2world(xx.ravel(), yy.ravel(), 0)
-        xi, yi = ai.all_world2pix(ra, dec, 0, tolerance=1e-10, maxiter=100, quiet=True)
-    xi = snap_pixels(xi).reshape(xx.shape)
-    yi = snap_pixels(yi).reshape(xx.shape)
+    xi, yi = map_pixels(ao, ai, xx.ravel(), yy.ravel())
+    xi = xi.reshape(xx.shape)
+    yi = yi.reshape(xx.shape)
     if len(gx) < 4 or len(gy) < 4:
         kx, ky = min(3, len(gx) - 1), min(3, len(gy) - 1)
     else:
         kx = ky = 3
     if len(gx) < 2 or len(gy) < 2:  # degenerate 1-pixel-wide grids: exact everywhere
         yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
-        ra, dec = ao.all_pix2world(xx.ravel(), yy.ravel(), 0)
-        x1, y1 = ai.all_world2pix(ra, dec, 0, tolerance=1e-10, maxiter=100, quiet=True)
-        return snap_pixels(x1).reshape(ny, nx), snap_pixels(y1).reshape(ny, nx)
+        x1, y1 = map_pixels(ao, ai, xx.ravel(), yy.ravel())
+        return x1.reshape(ny, nx), y1.reshape(ny, nx)
     sx = RectBivariateSpline(gy, gx, xi, kx=ky, ky=kx)
     sy = RectBivariateSpline(gy, gx, yi, kx=ky, ky=kx)
     ax, ay = np.arange(ny, dtype=float), np.arange(nx, dtype=float)
