@@ -210,6 +210,29 @@ def _row_consts(ixx, ixy, iyy):
     return True, (q, 1.0 / q, e_xy, 1.0 / e_xy, math.exp(-iyy))
 
 
+@njit(cache=True, inline="always")
+def _row_range(my, syy, yoff, ny):
+    """Rows ``j0..j1`` where the minimum over x of chi^2 is below :data:`CHI2_CUT`."""
+    hy = math.sqrt(CHI2_CUT * syy)
+    return max(0, math.ceil(my - hy - yoff)), min(ny - 1, math.floor(my + hy - yoff))
+
+
+@njit(cache=True, inline="always")
+def _row_span(dy, mx, ixx, ixy, iyy, xoff, nx):
+    """Columns ``i0..i1`` of a row (offset ``dy``) inside the chi^2 < cut ellipse.
+
+    ``chi2(dx) = ixx dx^2 + 2 ixy dx dy + iyy dy^2``; ``i1 < i0`` when empty.
+    """
+    disc = ixy * ixy * dy * dy - ixx * (iyy * dy * dy - CHI2_CUT)
+    if disc < 0.0:
+        return 1, 0
+    sq = math.sqrt(disc)
+    dxc = -ixy * dy / ixx
+    i0 = max(0, math.ceil(mx + dxc - sq / ixx - xoff))
+    i1 = min(nx - 1, math.floor(mx + dxc + sq / ixx - xoff))
+    return i0, i1
+
+
 @njit(cache=True)
 def _add_component_nopix(f, mx, my, sxx, sxy, syy, image, xoff, yoff):
     ny, nx = image.shape
@@ -220,26 +243,16 @@ def _add_component_nopix(f, mx, my, sxx, sxy, syy, image, xoff, yoff):
     ixy = -sxy / det
     iyy = sxx / det
     norm = f / (2.0 * math.pi * math.sqrt(det))
-    # rows where the minimum chi2 over x is below the cut
-    hy = math.sqrt(CHI2_CUT * syy)
-    j0 = max(0, math.ceil(my - hy - yoff))
-    j1 = min(ny - 1, math.floor(my + hy - yoff))
-    q = math.exp(-ixx)
+    j0, j1 = _row_range(my, syy, yoff, ny)
     rec, rq = _row_consts(ixx, ixy, iyy)
+    q = rq[0]
     have = False
     xs = ys = 0
     val = r = sy = 0.0
     nev = 0
     for j in range(j0, j1 + 1):
         dy = j + yoff - my
-        # chi2(dx) = ixx dx^2 + 2 ixy dx dy + iyy dy^2 <= cut
-        disc = ixy * ixy * dy * dy - ixx * (iyy * dy * dy - CHI2_CUT)
-        if disc < 0.0:
-            continue
-        sq = math.sqrt(disc)
-        dxc = -ixy * dy / ixx
-        i0 = max(0, math.ceil(mx + dxc - sq / ixx - xoff))
-        i1 = min(nx - 1, math.floor(mx + dxc + sq / ixx - xoff))
+        i0, i1 = _row_span(dy, mx, ixx, ixy, iyy, xoff, nx)
         if i1 < i0:
             continue
         if ixx <= 1.0:
@@ -315,29 +328,21 @@ def _add_component_edgeworth(f, mx, my, sxx, sxy, syy, pdx, pdy, side, image, xo
     # sensitive-area centre of pixel (i, j) is (i + pdx, j + pdy)
     cx = mx - pdx
     cy = my - pdy
-    hy = math.sqrt(CHI2_CUT * ayy)
-    j0 = max(0, math.ceil(cy - hy - yoff))
-    j1 = min(n_rows - 1, math.floor(cy + hy - yoff))
+    j0, j1 = _row_range(cy, ayy, yoff, n_rows)
     pxx2 = pxx * pxx
     pyy2 = pyy * pyy
     pxx3 = pxx2 * pxx
     pyy3 = pyy2 * pyy
     buf = np.empty(n_cols)
-    qx = math.exp(-pxx)
     rec, rq = _row_consts(pxx, pxy, pyy)
+    qx = rq[0]
     have = False
     xs = ys = 0
     val = r = sy = 0.0
     nev = 0
     for j in range(j0, j1 + 1):
         dy = j + yoff - cy
-        disc = pxy * pxy * dy * dy - pxx * (pyy * dy * dy - CHI2_CUT)
-        if disc < 0.0:
-            continue
-        sq = math.sqrt(disc)
-        dxc = -pxy * dy / pxx
-        i0 = max(0, math.ceil(cx + dxc - sq / pxx - xoff))
-        i1 = min(n_cols - 1, math.floor(cx + dxc + sq / pxx - xoff))
+        i0, i1 = _row_span(dy, cx, pxx, pxy, pyy, xoff, n_cols)
         if i1 < i0:
             continue
         dx = i0 + xoff - cx
