@@ -991,61 +991,27 @@ def adaptive_moments_nb(image, weight, jac, T0, niter, out):
     own covariance).
     """
     ny, nx = image.shape
-    flux = 0.0
+    npix = 0
     for j in range(ny):
         for i in range(nx):
             if weight[j, i] > 0:
-                flux += image[j, i]
-    Iuu = 0.5 * T0
-    Iuv = 0.0
-    Ivv = 0.5 * T0
-    u0 = 0.0
-    v0 = 0.0
-    ok = 0.0
-    lim = 0.25 * min(nx, ny) * math.sqrt(abs(jac[0] * jac[3] - jac[1] * jac[2]))
-    for _ in range(niter):
-        det = Iuu * Ivv - Iuv * Iuv
-        if not det > 0:
-            break
-        s = 0.0
-        su = 0.0
-        sv = 0.0
-        suu = 0.0
-        suv = 0.0
-        svv = 0.0
-        for j in range(ny):
-            for i in range(nx):
-                if weight[j, i] <= 0:
-                    continue
+                npix += 1
+    # the good pixels in row-major order, then the packed-pixel iteration
+    u = np.empty(npix)
+    v = np.empty(npix)
+    y = np.empty(npix)
+    k = 0
+    for j in range(ny):
+        for i in range(nx):
+            if weight[j, i] > 0:
                 x = i - jac[4]
-                y = j - jac[5]
-                u = jac[0] * x + jac[1] * y
-                v = jac[2] * x + jac[3] * y
-                du = u - u0
-                dv = v - v0
-                chi = (Ivv * du * du - 2.0 * Iuv * du * dv + Iuu * dv * dv) / det
-                if chi > 100.0:
-                    continue
-                w = math.exp(-0.5 * chi) * image[j, i]
-                s += w
-                su += w * du
-                sv += w * dv
-                suu += w * du * du
-                suv += w * du * dv
-                svv += w * dv * dv
-        good, u0, v0, Iuu, Iuv, Ivv = _admom_step(
-            s, su, sv, suu, suv, svv, u0, v0, Iuu, Iuv, Ivv, det, lim
-        )
-        if not good:
-            break
-        ok = 1.0
-    out[0] = flux
-    out[1] = u0
-    out[2] = v0
-    out[3] = Iuu
-    out[4] = Iuv
-    out[5] = Ivv
-    out[6] = ok
+                yy = j - jac[5]
+                u[k] = jac[0] * x + jac[1] * yy
+                v[k] = jac[2] * x + jac[3] * yy
+                y[k] = image[j, i]
+                k += 1
+    lim = 0.25 * min(nx, ny) * math.sqrt(abs(jac[0] * jac[3] - jac[1] * jac[2]))
+    _moments_packed(u, v, y, T0, lim, niter, out)
 
 
 @njit(cache=True)
