@@ -347,6 +347,17 @@ def broaden_psf_for_resampling(
     Returns
     -------
     GMix or Observation
+
+    Examples
+    --------
+    >>> from astropy.wcs import WCS as AWCS
+    >>> from galmix.profiles import Gaussian
+    >>> from galmix.sim import make_wcs_header
+    >>> w = AWCS(make_wcs_header((64, 64), 0.2, sip=False))
+    >>> psf = Gaussian(1.0, sigma=0.3).gmix()
+    >>> out = broaden_psf_for_resampling(psf, "interp", w, 31.5, 31.5, w, 31.5, 31.5)
+    >>> round(float(out.data[0, 3] - psf.data[0, 3]), 6)  # + (1/4 - 1/12) * 0.2**2
+    0.006667
     """
     terms = RESAMPLING_PSF_TERMS.get(method)
     if terms is None or psf is None:

@@ -75,6 +75,16 @@ def map_pixels(from_awcs: Any, to_awcs: Any, x: Any, y: Any) -> tuple[np.ndarray
     ``all_world2pix``, distortions included), rounded to 1e-7 pixel so that
     every process gets the same bits (:func:`galmix._exact.snap_pixels`).
     Points outside ``to_awcs``'s valid region come back non-finite.
+
+    Examples
+    --------
+    >>> from astropy.wcs import WCS as AWCS
+    >>> from galmix.sim import make_wcs_header
+    >>> a = AWCS(make_wcs_header((100, 100), 0.2, sip=False))
+    >>> b = AWCS(make_wcs_header((100, 100), 0.1, sip=False))  # same centre, half the pixel
+    >>> x, y = map_pixels(a, b, [49.5, 59.5], [49.5, 49.5])
+    >>> [round(float(v), 4) for v in x], [round(float(v), 4) for v in y]
+    ([49.5, 69.5], [49.5, 49.5])
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -59,6 +59,15 @@ def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
     renames it into place; a SIGKILL between the two leaves the hidden file.
     Called when a run starts on an output directory it owns, so a resumed run
     leaves only final files behind. Returns the paths removed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / ".catalog.x1.fits.tmp").write_bytes(b"partial")
+    >>> _ = (d / "catalog.fits").write_bytes(b"final")
+    >>> [p.name for p in remove_stale_temporaries(d)], sorted(p.name for p in d.iterdir())
+    (['.catalog.x1.fits.tmp'], ['catalog.fits'])
     """
     removed = []
     root = Path(directory)
