@@ -5,13 +5,15 @@ that galmix is importable there too):
 
     /tmp/peers-venv/bin/python benchmarks/bench_fit.py            # speed tables
     python benchmarks/bench_fit.py --accuracy                       # + bias / pulls
+    python benchmarks/bench_fit.py --skip-speed --pulls             # pulls vs S/N
 
 Prints Markdown tables (machine info first) for benchmarks/RESULTS.md:
 
 1. single Sersic fit of a 64x64 stamp with a Gaussian PSF (galmix vs AstroPhot LM),
 2. batched single-band Sersic fits of 48x48 stamps (fits/s, 1 and 2 threads),
 3. scaling with stamp size, number of bands, model components, pixel scheme,
-4. (--accuracy) bias at S/N 1000 across n and size, and pull widths at S/N 50.
+4. (--accuracy) bias at S/N 1000 across n and size, and pull widths at S/N 50,
+5. (--pulls) pull widths of Sersic fits against S/N (50 to 1000).
 """
 
 from __future__ import annotations
@@ -291,6 +293,41 @@ def bench_accuracy(rng, nreal):
             )
 
 
+def bench_pulls_vs_s2n(rng, nreal):
+    """Pull widths (std of (value - mean) / error) against S/N: Fisher errors are
+    the asymptotic (high S/N) errors; at low S/N the likelihood is skewed."""
+    print(f"\n### Pull widths vs S/N ({nreal} noise realisations each, 48x48, hlr 0.6\")\n")
+    print("| truth | S/N | flux | half_light_radius | g1 | n | flagged |")
+    print("|---|---|---|---|---|---|---|")
+    for n in (1.5, 4.0):
+        gal = galsim.Sersic(n=n, half_light_radius=0.6, flux=100.0).shear(g1=0.2, g2=0.1)
+        img, psf = render(gal, 48, PSF_FWHM)
+        s2 = psf.sigma**2
+        jac = Jacobian.from_scale(SCALE, 23.5, 23.5)
+        mix = np.array([[1.0, 0.0, 0.0, s2, 0.0, s2]])
+        for s2n in (50.0, 100.0, 300.0, 1000.0):
+            sig = float(np.sqrt(np.sum(img**2))) / s2n
+            obs = [
+                Observation(
+                    img + rng.normal(0, sig, img.shape),
+                    weight=np.full(img.shape, sig**-2),
+                    jacobian=jac,
+                    psf=mix,
+                )
+                for _ in range(nreal)
+            ]
+            t = fit_batch(obs, "sersic")
+            ok = t["flags"] == 0
+            cells = []
+            for name in ("flux", "half_light_radius", "g1", "n"):
+                v = np.asarray(t[name][ok])
+                e = np.asarray(t[name + "_err"][ok])
+                cells.append(f"{np.std((v - np.mean(v)) / e):.3f}")
+            print(
+                f"| sersic n={n} | {s2n:.0f} | " + " | ".join(cells) + f" | {np.sum(~ok)} |"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
@@ -298,6 +335,8 @@ def main() -> None:
     ap.add_argument("--accuracy", action="store_true")
     ap.add_argument("--nreal", type=int, default=400)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--pulls", action="store_true", help="pull widths against S/N")
+    ap.add_argument("--nreal-pulls", type=int, default=1500)
     ap.add_argument("--single-only", action="store_true", help="only the single-fit table")
     args = ap.parse_args()
     if galsim is None:
@@ -311,6 +350,8 @@ def main() -> None:
             bench_scaling(rng, args.repeat)
     if args.accuracy:
         bench_accuracy(rng, args.nreal)
+    if args.pulls:
+        bench_pulls_vs_s2n(rng, args.nreal_pulls)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,20 @@ Method (our own fits; no other project's table is used):
    shipped mixture is exactly the smooth function that is evaluated.
 
 Run ``python scripts/make_sersic_tables.py`` (a few minutes on one core).
+
+``--ladder`` (the fitter's K=18 table) uses a structured parameterisation
+instead: the log-widths of the K components lie on a cubic "ladder" in the
+component index, ``ln sigma_k = c + s u_k + d u_k^2 + e u_k^3`` with ``u_k``
+uniform in [-1, 1], and only the ladder's four coefficients and the K
+log-weights are free per n. The radial residual is restricted to the radii a
+fit sees (``R_LADDER`` = 0.003 to 30 hlr, where the components are spent on the
+wings rather than on the unresolved core), the enclosed flux is matched out to
+100 hlr, and a weak penalty on the second difference of the log-weights over
+the component index keeps every weight positive and smooth (the true mixing
+density of a Sersic profile, n >= 1/2, is smooth: ``exp(-b r^(1/n))`` is
+completely monotone in ``r^2``). Continuation in n with small steps (0.01
+below n = 0.7) follows one smooth branch down to n = 1/2, then Chebyshev series
+in ``x(n)`` are fitted through the per-n solutions.
 """
 
 from __future__ import annotations
@@ -43,6 +57,9 @@ R_WIDE = 100.0
 NCUM = 60
 LAM_CUM = 3.0
 WIDE = False
+# ladder tables (--ladder): radial range of the profile residual, log-weight smoothness
+R_LADDER = (0.003, 30.0)
+MU_W = 1e-3
 OUT = Path(__file__).resolve().parents[1] / "src" / "galmix" / "profiles" / "data"
 
 
@@ -68,9 +85,12 @@ def radial_grid(n, nr=240):
     """Log-uniform radii and their area weights sqrt(r^2 dlnr)."""
     rmax = 8.0 if n <= 1 else 8.0 * (2.5 ** (n - 1))
     rmax = min(rmax, 2000.0)
+    rmin = 1e-4
     if WIDE:
         rmax, nr = R_WIDE, max(nr, 320)
-    lnr = np.linspace(math.log(1e-4), math.log(rmax), nr)
+    if LADDER:  # the radii a fit sees (the ladder tables' profile range)
+        rmin, rmax = R_LADDER
+    lnr = np.linspace(math.log(rmin), math.log(rmax), nr)
     r = np.exp(lnr)
     dl = lnr[1] - lnr[0]
     return r, r * math.sqrt(dl)  # residual weight: sqrt(r * r dlnr) = r sqrt(dlnr)
@@ -202,6 +222,90 @@ def joint_polish(ngrid, coef_w, coef_v, reg, max_nfev):
     return unpack(sol.x)
 
 
+def ladder_logv(q, k):
+    """Log-variances of the ladder with coefficients q = (c, s, d, e)."""
+    u = np.linspace(-1.0, 1.0, k)
+    return 2.0 * (q[0] + q[1] * u + q[2] * u**2 + q[3] * u**3)
+
+
+class LadderFit:
+    """Per-n least squares of a ladder mixture (profile on R_LADDER, L(<R) to 100 hlr)."""
+
+    def __init__(self, n, k, mu_w):
+        self.n, self.k, self.mu_w = n, k, mu_w
+        lnr = np.linspace(math.log(R_LADDER[0]), math.log(R_LADDER[1]), 320)
+        self.r = np.exp(lnr)
+        self.wr = self.r * math.sqrt(lnr[1] - lnr[0])
+        self.f = sersic_profile(self.r, n)
+        self.norm = 1.0 / math.sqrt(np.sum((self.f * self.wr) ** 2))
+        self.rc = np.geomspace(0.05, R_WIDE, NCUM)
+        self.lc = sersic_enclosed(self.rc, n)
+        self.lam_c = LAM_CUM / math.sqrt(NCUM)
+
+    def resid(self, p):
+        logw, logv = p[4:], ladder_logv(p[:4], self.k)
+        g, w, v, _ = mixture(self.r, logw, logv)
+        res = (g - self.f) * self.wr * self.norm
+        hlr = LAM_HLR * (np.dot(w, 1.0 - np.exp(-0.5 / v)) - 0.5)
+        ec = 1.0 - np.exp(-0.5 * self.rc[:, None] ** 2 / v[None, :])
+        cum = self.lam_c * (ec @ w - self.lc)
+        smooth = self.mu_w * (logw[2:] - 2.0 * logw[1:-1] + logw[:-2])
+        return np.concatenate([res, [hlr], cum, smooth])
+
+
+def fit_ladder_one(n, k, p0, mu_w, fixed_ladder=False):
+    prob = LadderFit(n, k, mu_w)
+    if fixed_ladder:  # first the weights only (a start far from the solution)
+        sol = least_squares(
+            lambda lw: prob.resid(np.concatenate([p0[:4], lw])),
+            p0[4:],
+            method="lm",
+            xtol=1e-14,
+            ftol=1e-14,
+            max_nfev=20000,
+        )
+        p0 = np.concatenate([p0[:4], sol.x])
+    sol = least_squares(prob.resid, p0, method="lm", xtol=1e-14, ftol=1e-14, max_nfev=20000)
+    p = sol.x.copy()
+    lw = p[4:]
+    p[4:] = lw - (np.log(np.sum(np.exp(lw - lw.max()))) + lw.max())  # normalise
+    return p
+
+
+def ladder_table(k, deg, mu_w):
+    """Continuation fits of the ladder mixture and their Chebyshev series in x(n)."""
+    # start at n = 1 from a straight ladder spanning the widths of the shipped
+    # K=14 table's exponential, with its weights interpolated onto the ladder
+    from galmix.profiles import sersic_mixture
+
+    w14, v14 = sersic_mixture(1.0, 14)
+    ls = 0.5 * np.log(v14)
+    lw0 = np.log(np.interp(np.linspace(0.0, len(w14) - 1.0, k), np.arange(len(w14)), w14))
+    p = np.concatenate([[0.5 * (ls[0] + ls[-1]), 0.5 * (ls[-1] - ls[0]), 0.0, 0.0], lw0])
+    p = fit_ladder_one(1.0, k, p, mu_w, fixed_ladder=True)
+    up = np.arange(1.0, NMAX + 1e-9, 0.05)
+    down = np.concatenate([np.arange(1.0, 0.7, -0.05), np.arange(0.7, NMIN - 1e-9, -0.01)])
+    sols = {}
+    for seq in (up, down):
+        q = p.copy()
+        for n in seq:
+            q = fit_ladder_one(float(n), k, q, mu_w)
+            sols[round(float(n), 6)] = q
+            print(f"n={n:.3f} done", flush=True)
+    # n = 1/2 itself is singular (one Gaussian is exact, and a free fit jumps to
+    # it, dropping the other weights to zero, which would make the series ring):
+    # the series is fitted through n >= 0.51 and the joint polish (whose n grid
+    # includes 1/2) brings the end point onto the profile
+    ngrid = np.array([n for n in sorted(sols) if n > NMIN + 0.005])
+    pars = np.array([sols[round(float(n), 6)] for n in ngrid])
+    logw = pars[:, 4:]
+    logv = np.array([ladder_logv(q[:4], k) for q in pars])
+    xs = x_of_n(ngrid)
+    coef_w = np.array([C.chebfit(xs, logw[:, j], deg) for j in range(k)])
+    coef_v = np.array([C.chebfit(xs, logv[:, j], deg) for j in range(k)])
+    return coef_w, coef_v
+
+
 def report(ks=(6, 10)) -> None:
     """Markdown table of the shipped tables' accuracy per n (docs/profiles.md)."""
     import galsim
@@ -296,6 +400,11 @@ def main() -> None:
         action="store_true",
         help="fit the wings and the enclosed flux out to R_WIDE hlr (untruncated profile)",
     )
+    ap.add_argument(
+        "--ladder",
+        action="store_true",
+        help="structured ladder table for the fitter (profile on R_LADDER, see above)",
+    )
     ap.add_argument("--report", action="store_true", help="print the accuracy table and exit")
     ap.add_argument("--report-k", type=int, nargs="+", default=[6, 10, 14], help="tables to report")
     ap.add_argument("--out-dir", default=str(OUT), help="where to write the table")
@@ -305,8 +414,32 @@ def main() -> None:
         report_wings()
         return
     k = args.k
-    global WIDE
-    WIDE = args.wide
+    global WIDE, LADDER
+    WIDE = args.wide or args.ladder
+    LADDER = args.ladder
+    if args.ladder:
+        coef_w, coef_v = ladder_table(k, args.deg, MU_W)
+        ngrid = np.array(
+            sorted(
+                set(
+                    np.round(
+                        np.concatenate(
+                            [
+                                np.arange(1.0, NMAX + 1e-9, 0.05),
+                                np.arange(1.0, 0.7, -0.05),
+                                np.arange(0.7, NMIN - 1e-9, -0.01),
+                            ]
+                        ),
+                        6,
+                    )
+                )
+            )
+        )
+        if args.polish > 0:
+            coef_w, coef_v = joint_polish(ngrid, coef_w, coef_v, args.reg, args.polish)
+        params = {}
+        _write(args, k, coef_w, coef_v, params)
+        return
 
     # 1. continuation fits on a dense n grid
     up = np.arange(1.0, NMAX + 1e-9, args.dn)
@@ -342,8 +475,11 @@ def main() -> None:
     # 3. joint polish of the smooth representation
     if args.polish > 0:
         coef_w, coef_v = joint_polish(ngrid, coef_w, coef_v, args.reg, args.polish)
+    _write(args, k, coef_w, coef_v, params)
 
-    # report
+
+def _write(args, k, coef_w, coef_v, params) -> None:
+    """Print the per-n accuracy of the smooth table and write the .npz."""
     for n in (0.5, 0.7, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0):
         x = x_of_n(np.array([n]))
         tv = C.chebvander(x, coef_w.shape[1] - 1)[0]
@@ -374,6 +510,8 @@ def main() -> None:
         deg=args.deg,
         wide=WIDE,
         r_wide=R_WIDE if WIDE else 0.0,
+        ladder=LADDER,
+        r_profile=np.array(R_LADDER if LADDER else (1e-4, R_WIDE if WIDE else 0.0)),
     )
     print("wrote", path)
 

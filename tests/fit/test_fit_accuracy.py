@@ -64,12 +64,13 @@ def test_sersic_unbiased_at_s2n_1000(n, size):
     assert abs(p["flux"] - 100.0) < 3 * res.errors["flux"]
 
 
-@pytest.mark.parametrize("size", [2.0, 5.0])
+@pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("n", [4.0, 6.0])
 def test_sersic_high_n_unbiased_at_s2n_1000(n, size):
-    """n = 4, 6 against untruncated GalSim profiles: needs the fitter's wide (K=14)
-    Sersic table, which keeps the wings beyond 10 hlr (the K=10 table biased flux
-    by -1 to -9 %)."""
+    """n = 4, 6 against untruncated GalSim profiles: needs the fitter's K=18 ladder
+    table, which keeps the wings beyond 10 hlr (the K=10 table biased flux by -1 to
+    -9 %) and resolves them to 30 hlr (the K=14 table left dn = -0.09 for n = 6 at
+    0.5 PSF FWHM)."""
     hlr = size * PSF_FWHM
     gal = galsim.Sersic(n=n, half_light_radius=hlr, flux=100.0).shear(g1=0.15, g2=-0.1)
     obs, psf = _stamp(gal, n_pix=64 if size < 5 else 96)
@@ -82,7 +83,7 @@ def test_sersic_high_n_unbiased_at_s2n_1000(n, size):
 def test_sersic_ngauss_setting_is_validated():
     from galmix.errors import GalmixValueError
 
-    assert LMSettings().sersic_ngauss == 14
+    assert LMSettings().sersic_ngauss == 18
     with pytest.raises(GalmixValueError, match="sersic_ngauss"):
         LMSettings(sersic_ngauss=3)
 
@@ -184,7 +185,7 @@ def test_high_n_exact_on_mixture_renders(n):
     jac = Jacobian.from_scale(SCALE, 31.5, 31.5)
     s2 = (PSF_FWHM / 2.3548200450309493) ** 2
     psf = np.array([[1.0, 0.0, 0.0, s2, 0.0, s2]])
-    # the fitter's own table (LMSettings.sersic_ngauss, the wide K=14 by default)
+    # the fitter's own table (LMSettings.sersic_ngauss, the K=18 ladder by default)
     prof = Sersic(100.0, 1.2, n, ngauss=LMSettings().sersic_ngauss)
     prof = prof.shear(0.15, -0.1).shift(0.03, -0.02)
     img = draw(prof, jac, (64, 64), psf=psf, method="auto")

@@ -55,10 +55,11 @@ class LMSettings:
         Attempts (with jittered guesses drawn from ``rng``) when a fit fails.
     sersic_ngauss : int
         Sersic mixture table (``galmix.profiles.sersic_mixture(n, ngauss)``) for
-        ``sersic``, ``exp`` and ``dev`` components. The default 14 is the "wide"
-        table that keeps the untruncated profile's wings (needed for unbiased
-        n >= 4 fits of real profiles); 10 matches ``galmix.profiles``' default
-        ``Sersic`` rendering, 6 is faster and coarser.
+        ``sersic``, ``exp`` and ``dev`` components. The default 18 is the
+        "ladder" table made for fitting (profile accurate from 0.003 to 30 hlr,
+        enclosed flux of the untruncated profile to 100 hlr; unbiased n <= 6 fits
+        down to hlr = 0.5 PSF FWHM); 14 is the older "wide" table, 10 matches
+        ``galmix.profiles``' default ``Sersic`` rendering, 6 is faster and coarser.
 
     Examples
     --------

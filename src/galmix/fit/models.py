@@ -26,11 +26,13 @@ COMPONENT_KINDS = {"gauss": 0, "exp": 0, "dev": 0, "sersic": 1, "point": 2, "sky
 _FIXED_N = {"exp": 1.0, "dev": 4.0}
 
 #: default Sersic table of the fitter (``LMSettings.sersic_ngauss``) for free-n Sersic,
-#: exponential and de Vaucouleurs components: the "wide" K=14 table, which keeps the
-#: untruncated profile's wings and total flux (the K=10 table, the profiles' default,
-#: moves 4-8 % of the n >= 4 flux from beyond 10 hlr inwards, biasing fits of real,
-#: untruncated profiles by -1 to -9 % in flux)
-FIT_SERSIC_NGAUSS = 14
+#: exponential and de Vaucouleurs components: the K=18 "ladder" table, fitted to the
+#: profile on the radii a fit sees (0.003 to 30 hlr) and to the untruncated profile's
+#: enclosed flux out to 100 hlr (the K=10 table, the profiles' default, moves 4-8 % of
+#: the n >= 4 flux from beyond 10 hlr inwards and biased fits of real profiles by -1 to
+#: -9 % in flux; the K=14 "wide" table under-resolved the n = 6 wings, dn = -0.09 at
+#: hlr = 0.5 PSF FWHM)
+FIT_SERSIC_NGAUSS = 18
 
 #: model names accepted by :func:`galmix.fit.fit`
 MODEL_NAMES = (

@@ -14,7 +14,10 @@ moving in ``n`` sees no kinks.
 profiles inside ~10 hlr. ``K = 14`` is the "wide" table: fitted to the profile
 and to the enclosed-flux curve ``L(<R)`` out to 100 hlr (largest sigma ~22 hlr
 at n = 6), so its total flux and half-light radius are those of the
-untruncated profile; ``galmix.fit`` uses it by default.
+untruncated profile. ``K = 18`` is the "ladder" table made for fitting
+(``galmix.fit``'s default): widths on a smooth cubic ladder in the component
+index, fitted to the profile between 0.003 and 30 hlr (the radii a fit sees)
+and to ``L(<R)`` out to 100 hlr.
 """
 
 from __future__ import annotations
