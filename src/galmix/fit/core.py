@@ -50,7 +50,11 @@ class LMSettings:
         4x slower) or ``"none"`` (sample at pixel centres). PSFs given as
         images already contain the pixel and are sampled at pixel centres.
     psf_ngauss : int
-        Gaussians used to fit PSF images.
+        Largest number of concentric Gaussians fitted to PSF images (the
+        mixture, of the pixel-convolved PSF, grows one Gaussian at a time and
+        stops early at a relative residual of 1e-3 or when one more Gaussian
+        helps by less than 5 %). 3 is faster but leaves ~1 % residuals on
+        Moffat or Kolmogorov PSFs, which bias sizes by up to 4 %.
     ntry : int
         Attempts (with jittered guesses drawn from ``rng``) when a fit fails.
     sersic_ngauss : int
@@ -70,7 +74,7 @@ class LMSettings:
     maxiter: int = 200
     ftol: float = 1e-6
     pixel_scheme: str = "gauss"
-    psf_ngauss: int = 3
+    psf_ngauss: int = 5
     ntry: int = 2
     sersic_ngauss: int = FIT_SERSIC_NGAUSS
 

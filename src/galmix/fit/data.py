@@ -92,36 +92,41 @@ def _mixture_residual(psf_obs: Observation, arr: np.ndarray) -> float:
     return float(np.sqrt(np.sum((img - model)[good] ** 2) / np.sum(img[good] ** 2)))
 
 
+#: relative residual of a PSF-image mixture at which fewer than ``psf_ngauss``
+#: Gaussians are enough (the mixture also stops growing when a Gaussian more
+#: lowers the residual by less than 5 %)
+PSF_RESIDUAL_TOL = 1e-3
+
 #: relative residual above which a PSF mixture from galmix.psf.fit_psf is
 #: cross-checked against the fitter's own LM mixture (the better one is used)
 PSF_RESIDUAL_CHECK = 0.03
 
 
 def _fit_psf_image(psf_obs: Observation, ngauss: int) -> tuple[np.ndarray, int]:
-    """Gaussian mixture of a PSF image.
+    """Gaussian mixture of a PSF image, as the fitter uses it: sampled at pixel centres.
 
-    Uses ``galmix.psf.fit_psf``; when its mixture describes the image badly
-    (relative residual above :data:`PSF_RESIDUAL_CHECK`) or it fails, the
-    fitter's own LM mixture fit is computed too and the better one is kept.
+    A PSF image already contains the pixel response, so its mixture is the
+    pixel-convolved (effective) PSF and the fitter samples the model at pixel
+    centres. The fitter's own LM fit of concentric Gaussians
+    (:func:`galmix.fit.psf.fit_psf_gmix`) comes first; when it describes the
+    image badly (relative residual above :data:`PSF_RESIDUAL_CHECK`) or fails,
+    ``galmix.psf.fit_psf(..., method="no_pixel")`` (free centres, same
+    convention) is tried too and the better mixture is kept.
     """
     from galmix.fit.psf import fit_psf_gmix
 
-    cands = []
-    try:
-        from galmix.psf import fit_psf
-    except ImportError:
-        fit_psf = None
-    if fit_psf is not None:
+    arr, flags = fit_psf_gmix(psf_obs, ngauss=ngauss, tol=PSF_RESIDUAL_TOL)
+    cands = [(_mixture_residual(psf_obs, arr), arr, flags)]
+    if flags != 0 or not cands[0][0] <= PSF_RESIDUAL_CHECK:
         try:
-            res = fit_psf(psf_obs, ngauss=ngauss)
-            arr = _gmix_array(res.gmix)
-            cands.append((_mixture_residual(psf_obs, arr), arr, int(getattr(res, "flags", 0))))
-        except Exception:
+            from galmix.psf import fit_psf
+
+            res = fit_psf(psf_obs, ngauss=ngauss, method="no_pixel")
+            arr2 = _gmix_array(res.gmix)
+            cands.append((_mixture_residual(psf_obs, arr2), arr2, int(res.flags)))
+        except Exception:  # the LM candidate stands (its flags say if it failed)
             pass
-    if not cands or cands[0][2] != 0 or cands[0][0] > PSF_RESIDUAL_CHECK:
-        arr, flags = fit_psf_gmix(psf_obs, ngauss=ngauss)
-        cands.append((_mixture_residual(psf_obs, arr), arr, flags))
-    cands.sort(key=lambda c: (c[2] != 0, c[0]))
+    cands.sort(key=lambda c: (c[2] != 0, c[0] if math.isfinite(c[0]) else math.inf))
     return cands[0][1], cands[0][2]
 
 

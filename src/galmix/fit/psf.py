@@ -16,8 +16,13 @@ from galmix.image import Observation
 __all__ = ["fit_psf_gmix"]
 
 
-def fit_psf_gmix(psf_obs: Observation, ngauss: int = 3) -> tuple[np.ndarray, int]:
-    """Fit ``ngauss`` concentric elliptical Gaussians to a PSF image.
+def fit_psf_gmix(psf_obs: Observation, ngauss: int = 3, tol: float = 0.0) -> tuple[np.ndarray, int]:
+    """Fit up to ``ngauss`` concentric elliptical Gaussians to a PSF image.
+
+    The mixture grows one Gaussian at a time (each fit starts from the previous
+    solution plus a narrower or a broader component) and the best one is kept;
+    it stops early once the relative L2 residual is at most ``tol``, or when
+    a further Gaussian lowers it by less than 5 % (it is then not kept).
 
     Returns
     -------
@@ -64,6 +69,16 @@ def fit_psf_gmix(psf_obs: Observation, ngauss: int = 3) -> tuple[np.ndarray, int
             starts.append(
                 [(f * 0.8, r, a, b) for f, r, a, b in prev] + [(0.2, 0.5 * min(rs), 0, 0)]
             )
+            # faint far wing, and the brightest component split in two
+            starts.append(
+                [(f * 0.95, r, a, b) for f, r, a, b in prev] + [(0.05, 4.0 * max(rs), 0, 0)]
+            )
+            j = int(np.argmax([c[0] for c in prev]))
+            f, r, a, b = prev[j]
+            starts.append(
+                [c for i, c in enumerate(prev) if i != j]
+                + [(0.5 * f, 0.75 * r, a, b), (0.5 * f, 1.3 * r, a, b)]
+            )
         cand_best = None
         for comps in starts:
             model = Model(("gauss",) * k)
@@ -84,8 +99,12 @@ def fit_psf_gmix(psf_obs: Observation, ngauss: int = 3) -> tuple[np.ndarray, int
         if cand_best is None:
             break
         score, data, res, labels = cand_best
+        if best is not None and tol > 0 and score > 0.95 * best[0]:
+            break  # diminishing returns: keep the smaller mixture
         if best is None or score < best[0]:
             best = (score, data, res)
+        if best[0] <= tol:
+            break
         p = res.params
         prev = [
             (p["flux" + lab], p["half_light_radius" + lab], p["g1" + lab], p["g2" + lab])
