@@ -7,7 +7,7 @@ GALFIT-style FITS output (:func:`write_galfit_fits`).
 
 from galmix.fit.batch import fit_batch
 from galmix.fit.blend import blend_table, fit_blend, fit_groups, group_objects
-from galmix.fit.core import FitResult, LMSettings, fit
+from galmix.fit.core import FitResult, LMSettings, fit, render_model
 from galmix.fit.models import MODEL_NAMES, Model
 from galmix.fit.output import galfit_parameters, results_table, write_galfit_fits
 
@@ -23,6 +23,7 @@ __all__ = [
     "fit_groups",
     "galfit_parameters",
     "group_objects",
+    "render_model",
     "results_table",
     "write_galfit_fits",
 ]

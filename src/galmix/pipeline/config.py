@@ -22,12 +22,13 @@ Schema (defaults in brackets)::
                                          # or {image: psf.fits, hdu: 0}
                                          # or {model: stars} (estimated from the image's stars)
         zeropoint: 22.5                  # AB zero point [header MAGZERO, else 22.5]
-    background: {subtract: true, box_size: 64, filter_size: 3}   # sky mesh (pixels)
+    background: {subtract: true, box_size: 64, filter_size: 3,    # sky mesh (pixels),
+                 mask_objects: true, mask_dilate: 4}              # 2nd pass, objects masked
     detection: {band: r, threshold: 1.5, minarea: 5, deblend_nthresh: 32,
                 deblend_cont: 0.005, filter_fwhm_pixels: 2.0}   # band may be "coadd"
     registration: {method: interp, reference: r}   # interp | exact | native
     measurement: {apertures_arcsec: [1.0, 2.0, 3.0], moments: true,
-                  fit: {model: sersic, multiband: true}, metacal: false,
+                  fit: {model: sersic, multiband: true, subtract_neighbours: true}, metacal: false,
                   pixel_table: true, stamp_size: 48}
     reference_catalog: {path: ref.csv, ra: ra, dec: dec, radius_arcsec: 1.0,
                         columns: [z, class]}          # optional
@@ -120,11 +121,19 @@ class BackgroundConfig:
     a SExtractor-style mesh estimate (``box_size`` pixels, median-filtered over
     ``filter_size`` meshes). Larger meshes remove less of the extended light
     of big galaxies; smaller ones follow sky gradients more closely.
+
+    ``mask_objects`` (default true): after detection the mesh estimate is
+    repeated with every detected footprint, grown by ``mask_dilate`` pixels,
+    masked, so the galaxies' own wings do not raise the sky under them (a
+    one-pass estimate biased Sersic fluxes of the demo field 2-4 % low and n
+    by -0.3 for n > 1.5).
     """
 
     subtract: bool = True
     box_size: int = 64
     filter_size: int = 3
+    mask_objects: bool = True
+    mask_dilate: int = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,8 +144,17 @@ class RegistrationConfig:
 
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
+    """Model fits of every object.
+
+    ``subtract_neighbours`` (default true): after a first fit of every object,
+    each object is refit with its neighbours' fitted models subtracted from
+    its stamp (their footprints stay masked; this removes the light of their
+    wings beyond the footprints). Not used with ``expdev``.
+    """
+
     model: str | None = "sersic"
     multiband: bool = True
+    subtract_neighbours: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -464,11 +482,17 @@ def load_config(
         reference=ref_band,
     )
 
-    bg = _check_keys(d.get("background"), "background", {"subtract", "box_size", "filter_size"})
+    bg = _check_keys(
+        d.get("background"),
+        "background",
+        {"subtract", "box_size", "filter_size", "mask_objects", "mask_dilate"},
+    )
     background = BackgroundConfig(
         subtract=_bool(bg.get("subtract", True), "background.subtract"),
         box_size=_int(bg.get("box_size", 64), "background.box_size", 8),
         filter_size=_int(bg.get("filter_size", 3), "background.filter_size", 1),
+        mask_objects=_bool(bg.get("mask_objects", True), "background.mask_objects"),
+        mask_dilate=_int(bg.get("mask_dilate", 4), "background.mask_dilate", 0),
     )
 
     det = _check_keys(
@@ -511,7 +535,7 @@ def load_config(
     if fit_raw is False or fit_raw is None:
         fit = FitConfig(model=None, multiband=False)
     else:
-        f = _check_keys(fit_raw, "measurement.fit", {"model", "multiband"})
+        f = _check_keys(fit_raw, "measurement.fit", {"model", "multiband", "subtract_neighbours"})
         model = f.get("model", "sersic")
         if model is not None:
             model = _str(
@@ -520,7 +544,11 @@ def load_config(
                 ("gauss", "exp", "dev", "sersic", "expdev", "point"),
             )
         fit = FitConfig(
-            model=model, multiband=_bool(f.get("multiband", True), "measurement.fit.multiband")
+            model=model,
+            multiband=_bool(f.get("multiband", True), "measurement.fit.multiband"),
+            subtract_neighbours=_bool(
+                f.get("subtract_neighbours", True), "measurement.fit.subtract_neighbours"
+            ),
         )
     measurement = MeasurementConfig(
         apertures_arcsec=aps_t,

@@ -50,6 +50,13 @@ class BandTile:
     background_rms: float
     x_ref: np.ndarray | None = None
     y_ref: np.ndarray | None = None
+    #: the band's own cutout before background subtraction, the first-pass
+    #: background level on it, and (for bands resampled onto the tile grid)
+    #: the cutout's WCS: the object-masked second pass re-estimates the sky
+    #: on these pixels (``galmix.pipeline.measure``)
+    sky_image: np.ndarray | None = None
+    sky_level: np.ndarray | None = None
+    sky_awcs: Any = None
 
 
 def _read_fits(band: BandConfig) -> tuple[Any, Any, float | None]:
@@ -244,7 +251,9 @@ def load_band_tile(
     level, rms = _background(
         img, var if var is not None else np.ones_like(img), bgc.box_size, bgc.filter_size
     )
+    sky_image = sky_level = None
     if subtract_background and bgc.subtract:
+        sky_image, sky_level = img, level
         img = img - level
     if var is None:
         var = np.full(img.shape, rms**2)
@@ -273,6 +282,8 @@ def load_band_tile(
             background_rms=rms,
             x_ref=xr,
             y_ref=yr,
+            sky_image=sky_image,
+            sky_level=sky_level,
         )
     reg = register(img, cut_awcs, tile_awcs, tshape, variance=var, method=method)
     psf = _psf_observation(band, tile_awcs, cx, cy)
@@ -292,6 +303,9 @@ def load_band_tile(
         zeropoint=float(zp),
         psf=psf,
         background_rms=rms,
+        sky_image=sky_image,
+        sky_level=sky_level,
+        sky_awcs=cut_awcs,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from galmix.errors import FLAGS, GalmixRuntimeError
+from galmix.errors import FLAGS, GalmixRuntimeError, GalmixValueError
 from galmix.pipeline.config import PipelineConfig
 from galmix.pipeline.inputs import BandTile, load_band_tile, reference_grid
 from galmix.pipeline.registration import map_pixels
@@ -102,6 +102,63 @@ def _native_segmentation(bt: BandTile, seg: np.ndarray) -> np.ndarray:
     out = np.zeros(bt.image.shape, dtype=np.int32)
     out[ok] = seg[yi[ok], xi[ok]]
     return out
+
+
+def _resubtract_background(bt: BandTile, seg: np.ndarray, bgc: Any) -> None:
+    """Second background pass with the detected objects masked (in place).
+
+    The first, unmasked mesh estimate (before detection) is raised by the
+    galaxies' own wings. Here it is repeated on the same pixels (the band's own
+    cutout, before any resampling) with every footprint, grown by
+    ``bgc.mask_dilate`` pixels, masked; the difference of the two levels is
+    added back (resampled onto the tile grid for registered bands, where it
+    is smooth). Native and registered bands thus get the same sky. If no mesh
+    is left with sky pixels, the first pass stands.
+    """
+    from scipy import ndimage
+
+    from galmix.detect import estimate_background
+    from galmix.pipeline.registration import pixel_coordinates
+
+    raw, level1 = bt.sky_image, bt.sky_level
+    if raw is None or level1 is None:
+        return
+    seg = np.asarray(seg)
+    if bt.sky_awcs is not None:  # resampled band: footprints onto its own pixels
+        xr, yr = pixel_coordinates(bt.sky_awcs, bt.awcs, raw.shape)
+        ix = np.rint(np.nan_to_num(xr, nan=-1.0)).astype(np.int64)
+        iy = np.rint(np.nan_to_num(yr, nan=-1.0)).astype(np.int64)
+        inside = (ix >= 0) & (iy >= 0) & (ix < seg.shape[1]) & (iy < seg.shape[0])
+        objects = np.zeros(raw.shape, bool)
+        objects[inside] = seg[iy[inside], ix[inside]] != 0
+    else:  # reference band (tile grid) or native band (seg already mapped)
+        objects = seg != 0
+    bad = ~np.isfinite(raw)
+    r = int(bgc.mask_dilate)
+    if r > 0 and objects.any():
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        objects = ndimage.binary_dilation(objects, structure=(xx * xx + yy * yy) <= r * r)
+    mask = bad | objects
+    if mask.all():
+        return
+    try:
+        bg = estimate_background(
+            np.where(bad, 0.0, raw),
+            mask=mask,
+            box_size=bgc.box_size,
+            filter_size=bgc.filter_size,
+        )
+    except GalmixValueError:
+        return
+    delta = np.asarray(level1, dtype=np.float64) - np.asarray(bg.level, dtype=np.float64)
+    if not np.all(np.isfinite(delta)):
+        return
+    if bt.sky_awcs is not None:
+        xi, yi = pixel_coordinates(bt.awcs, bt.sky_awcs, bt.image.shape)
+        delta = ndimage.map_coordinates(
+            delta, [np.nan_to_num(yi), np.nan_to_num(xi)], order=1, mode="nearest"
+        )
+    bt.image = bt.image + delta
 
 
 def _band_positions(bt: BandTile, tile_awcs: Any, x: np.ndarray, y: np.ndarray):
@@ -201,6 +258,14 @@ def process_tile(cfg: PipelineConfig, tile: Tile, out_dir: str | Path) -> dict[s
         out["ra"] = np.zeros(0)
         out["dec"] = np.zeros(0)
 
+    # ------------------------------------------------------- background, pass 2
+    seg_by_band = {
+        b: (_native_segmentation(bt, seg) if bt.native else seg) for b, bt in bands.items()
+    }
+    if cfg.background.subtract and cfg.background.mask_objects:
+        for b, bt in bands.items():
+            _resubtract_background(bt, seg_by_band[b], cfg.background)
+
     # ------------------------------------------------------------ photometry
     ref_scale = float(np.sqrt(np.median(tile_wcs.pixel_area_map(tile.shape))))
     ap_pix = [a / ref_scale for a in cfg.measurement.apertures_arcsec]
@@ -209,7 +274,7 @@ def process_tile(cfg: PipelineConfig, tile: Tile, out_dir: str | Path) -> dict[s
     for b, bt in bands.items():
         bx, by = _band_positions(bt, tile_awcs, lx, ly)
         band_xy[b] = (bx, by)
-        band_seg[b] = _native_segmentation(bt, seg) if bt.native else seg
+        band_seg[b] = seg_by_band[b]
         pcat = Table({"id": out["tile_id"], "x": bx, "y": by})
         for c in ("a", "b", "theta"):
             pcat[c] = np.asarray(cat[c], float)
@@ -331,7 +396,7 @@ def process_tile(cfg: PipelineConfig, tile: Tile, out_dir: str | Path) -> dict[s
     # ------------------------------------------------------------ model fits
     rebuild: dict[str, np.ndarray] = {}
     if cfg.measurement.fit.model:
-        _fit_objects(cfg, tile, fit_mod, names, stamps, out, rebuild)
+        _fit_objects(cfg, tile, fit_mod, names, stamps, out, rebuild, band_xy, bands, band_seg)
 
     # ------------------------------------------------------------ metacal
     if cfg.measurement.metacal:
@@ -377,13 +442,16 @@ def _pack(stack: dict[str, np.ndarray]) -> np.ndarray:
     return arr
 
 
-def _fit_objects(cfg, tile, fit_mod, names, stamps, out, rebuild) -> None:
+def _fit_objects(
+    cfg, tile, fit_mod, names, stamps, out, rebuild, band_xy=None, bands=None, band_seg=None
+) -> None:
     from galmix.image import MultiBandObservation
 
     n = len(out)
     fc = cfg.measurement.fit
     fit_bands = names if fc.multiband else [_fit_band(cfg)]
     cols: dict[str, np.ndarray] = {"fit_flags": np.full(n, _NOT_MEASURED, dtype=np.int64)}
+    cols["fit_n_neighbours"] = np.zeros(n, dtype=np.int64)
     for key in ("chi2", "dof", "nfev"):
         cols[f"fit_{key}"] = np.full(n, np.nan)
     for p in _FIT_SCALARS:
@@ -413,25 +481,18 @@ def _fit_objects(cfg, tile, fit_mod, names, stamps, out, rebuild) -> None:
                 log.warning("fit_batch failed on %s: %s", tile.name, exc)
                 res = None
             if res is not None:
-                idx = np.asarray(ok)
-                cols["fit_flags"][idx] = np.asarray(res["flags"], np.int64)
-                for key in ("chi2", "dof", "nfev"):
-                    if key in res.colnames:
-                        cols[f"fit_{key}"][idx] = np.asarray(res[key], float)
-                for p in _FIT_SCALARS:
-                    if p in res.colnames:
-                        cols[f"fit_{p}"][idx] = np.asarray(res[p], float)
-                        if p + "_err" in res.colnames:  # CModel (expdev) has no centre errors
-                            cols[f"fit_{p}_err"][idx] = np.asarray(res[p + "_err"], float)
-                for b in fit_bands:
-                    for src in (f"flux_{b}", "flux"):
-                        if src in res.colnames:
-                            cols[f"fit_flux_{b}"][idx] = np.asarray(res[src], float)
-                            if src + "_err" in res.colnames:
-                                cols[f"fit_flux_{b}_err"][idx] = np.asarray(
-                                    res[src + "_err"], float
-                                )
-                            break
+                _store_fits(res, np.asarray(ok), fit_bands, cols)
+            if (
+                res is not None
+                and fc.subtract_neighbours
+                and fc.model != "expdev"
+                and band_xy is not None
+                and bands is not None
+                and hasattr(fit_mod, "render_model")
+            ):
+                _refit_without_neighbours(
+                    cfg, fit_mod, fit_bands, ok, stamps, band_xy, bands, band_seg, cols
+                )
         elif batch:  # pragma: no cover - older galmix.fit without fit_batch
             for j, k in enumerate(ok):
                 try:
@@ -474,6 +535,170 @@ def _fit_objects(cfg, tile, fit_mod, names, stamps, out, rebuild) -> None:
                 rebuild[f"{tile.index}_{oid}_weight"] = np.asarray(o.weight)
     for c, v in cols.items():
         out[c] = v
+
+
+def _store_fits(res: Any, idx: np.ndarray, fit_bands: list[str], cols: dict) -> None:
+    """Copy a fit_batch table into the catalog columns at rows ``idx``."""
+    cols["fit_flags"][idx] = np.asarray(res["flags"], np.int64)
+    for key in ("chi2", "dof", "nfev"):
+        if key in res.colnames:
+            cols[f"fit_{key}"][idx] = np.asarray(res[key], float)
+    for p in _FIT_SCALARS:
+        if p in res.colnames:
+            cols[f"fit_{p}"][idx] = np.asarray(res[p], float)
+            if p + "_err" in res.colnames:  # CModel (expdev) has no centre errors
+                cols[f"fit_{p}_err"][idx] = np.asarray(res[p + "_err"], float)
+    for b in fit_bands:
+        for src in (f"flux_{b}", "flux"):
+            if src in res.colnames:
+                cols[f"fit_flux_{b}"][idx] = np.asarray(res[src], float)
+                if src + "_err" in res.colnames:
+                    cols[f"fit_flux_{b}_err"][idx] = np.asarray(res[src + "_err"], float)
+                break
+
+
+#: a neighbour is subtracted when its centre lies within the stamp's half-size
+#: plus this many of its half-light radii of the object
+_NEIGHBOUR_REACH_HLR = 8.0
+
+
+def _object_params(cols: dict, j: int, b: str, du: float = 0.0, dv: float = 0.0) -> dict:
+    """Band-``b`` render parameters of catalog row ``j``, centre shifted by (du, dv)."""
+    params = {
+        p: float(cols[f"fit_{p}"][j])
+        for p in ("half_light_radius", "g1", "g2", "n")
+        if np.isfinite(cols[f"fit_{p}"][j])
+    }
+    params["u0"] = du + float(cols["fit_u0"][j])
+    params["v0"] = dv + float(cols["fit_v0"][j])
+    params["flux"] = float(cols[f"fit_flux_{b}"][j])
+    return params
+
+
+def _model_sky(cfg, fit_mod, b, bt, seg, good, band_xy, stamps, cols) -> float:
+    """Sky left in band ``b`` once every fitted object's model is subtracted.
+
+    The models of all well-fitted objects are drawn on the band's tile grid;
+    the median of what remains outside the footprints (grown by
+    ``background.mask_dilate``) is the sky the mesh estimate missed or, more
+    often, the galaxies' diffuse light it took for sky (negative).
+    """
+    from scipy import ndimage
+
+    from galmix.geometry import Jacobian
+    from galmix.image import Observation
+
+    model = cfg.measurement.fit.model
+    ny, nx = bt.image.shape
+    total = np.zeros((ny, nx))
+    for j in good:
+        o = stamps[j][b][0]
+        jac = o.jacobian
+        scale = float(np.sqrt(abs(jac.det)))
+        r = _NEIGHBOUR_REACH_HLR * float(cols["fit_half_light_radius"][j]) / scale
+        half = int(np.clip(np.ceil(r) + 8, 8, 128))
+        xc, yc = band_xy[b][0][j], band_xy[b][1][j]
+        x0, y0 = int(np.floor(xc)) - half, int(np.floor(yc)) - half
+        xs, ys = max(x0, 0), max(y0, 0)
+        xe, ye = min(x0 + 2 * half + 1, nx), min(y0 + 2 * half + 1, ny)
+        if xe <= xs or ye <= ys:
+            continue
+        cut = Jacobian(jac.dudx, jac.dudy, jac.dvdx, jac.dvdy, x0=xc - xs, y0=yc - ys)
+        grid = Observation(np.zeros((ye - ys, xe - xs)), jacobian=cut, psf=o.psf)
+        try:
+            total[ys:ye, xs:xe] += fit_mod.render_model(grid, model, _object_params(cols, j, b))[0]
+        except Exception as exc:  # an object that cannot be drawn is left in
+            log.debug("object %s not drawn for the sky: %s", j, exc)
+    objects = np.asarray(seg) != 0
+    r = int(cfg.background.mask_dilate)
+    if r > 0 and objects.any():
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        objects = ndimage.binary_dilation(objects, structure=(xx * xx + yy * yy) <= r * r)
+    resid = bt.image - total
+    sky = np.isfinite(resid) & np.isfinite(bt.variance) & ~objects
+    if sky.sum() < 100:
+        return 0.0
+    return float(np.median(resid[sky]))
+
+
+def _refit_without_neighbours(cfg, fit_mod, fit_bands, ok, stamps, band_xy, bands, band_seg, cols):
+    """Refit every object with its neighbours' models and the model-based sky removed.
+
+    After the first fit of every object: (1) the sky left once all fitted
+    models are subtracted from the band is measured (:func:`_model_sky`; the
+    mesh background takes the galaxies' diffuse light for sky), and (2) each
+    neighbour is drawn on the object's stamp, band by band, with
+    :func:`galmix.fit.render_model` (same PSF and pixel response as the fit)
+    and subtracted. Neighbours' footprints stay masked; what is removed is the
+    light of their wings outside the footprints, which otherwise biases
+    fluxes high in crowded fields. Every object is then fit again from its
+    first-pass parameters; ``fit_n_neighbours`` counts the subtracted
+    neighbours.
+    """
+    from galmix.image import MultiBandObservation
+
+    model = cfg.measurement.fit.model
+    nsub = cols["fit_n_neighbours"]
+    good = [
+        k
+        for k in ok
+        if cols["fit_flags"][k] == 0
+        and all(np.isfinite(cols[f"fit_{p}"][k]) for p in ("u0", "v0", "half_light_radius"))
+        and all(np.isfinite(cols[f"fit_flux_{b}"][k]) for b in fit_bands)
+    ]
+    if not good:
+        return
+    sky = {
+        b: _model_sky(cfg, fit_mod, b, bands[b], band_seg[b], good, band_xy, stamps, cols)
+        for b in fit_bands
+    }
+    ref = fit_bands[0]
+    gx = np.array([band_xy[ref][0][k] for k in good])
+    gy = np.array([band_xy[ref][1][k] for k in good])
+    hlr = np.array([cols["fit_half_light_radius"][j] for j in good])
+    redo, guesses, new_batch = [], [], []
+    for k in ok:
+        o_ref = stamps[k][ref][0]
+        scale = float(np.sqrt(abs(o_ref.jacobian.det)))
+        reach = 0.5 * max(o_ref.shape) + _NEIGHBOUR_REACH_HLR * hlr / scale
+        d = np.hypot(gx - band_xy[ref][0][k], gy - band_xy[ref][1][k])
+        nbrs = [j for j, dd, rr in zip(good, d, reach) if j != k and dd < rr]
+        cleaned = {}
+        for b in fit_bands:
+            o = stamps[k][b][0]
+            img = np.array(o.image, dtype=np.float64) - sky[b]
+            jb = o.jacobian
+            for j in nbrs:
+                dx = band_xy[b][0][j] - band_xy[b][0][k]
+                dy = band_xy[b][1][j] - band_xy[b][1][k]
+                du = jb.dudx * dx + jb.dudy * dy
+                dv = jb.dvdx * dx + jb.dvdy * dy
+                try:
+                    img -= fit_mod.render_model(o, model, _object_params(cols, j, b, du, dv))[0]
+                except Exception as exc:  # a neighbour that cannot be drawn is left in
+                    log.debug("neighbour %s not drawn on %s: %s", j, k, exc)
+            cleaned[b] = o.replace(image=np.where(o.weight > 0, img, 0.0))
+        nsub[k] = len(nbrs)
+        redo.append(k)
+        new_batch.append(MultiBandObservation(cleaned) if len(fit_bands) > 1 else cleaned[ref])
+        g = {
+            p: float(cols[f"fit_{p}"][k]) for p in _FIT_SCALARS if np.isfinite(cols[f"fit_{p}"][k])
+        }
+        if k in good:
+            if len(fit_bands) > 1:
+                g.update({f"flux_{b}": float(cols[f"fit_flux_{b}"][k]) for b in fit_bands})
+            else:
+                g["flux"] = float(cols[f"fit_flux_{ref}"][k])
+            guesses.append(g)
+        else:
+            guesses.append(None)
+    try:
+        res = fit_mod.fit_batch(new_batch, model, guesses=guesses, nthreads=1)
+    except Exception as exc:
+        log.warning("refit without neighbours failed: %s", exc)
+        nsub[:] = 0
+        return
+    _store_fits(res, np.asarray(redo), fit_bands, cols)
 
 
 def _fit_band(cfg: PipelineConfig) -> str:

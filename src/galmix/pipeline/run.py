@@ -58,6 +58,7 @@ PIPELINE_COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "fit_chi2": ("", "chi2 of the best fit"),
     "fit_dof": ("", "degrees of freedom of the fit"),
     "fit_nfev": ("", "model evaluations of the fit"),
+    "fit_n_neighbours": ("", "neighbours whose fitted models were subtracted before the final fit"),
     "fit_u0": ("arcsec", "fitted centre offset (west) from the detection centroid"),
     "fit_v0": ("arcsec", "fitted centre offset (north) from the detection centroid"),
     "fit_half_light_radius": ("arcsec", "fitted half-light radius (major/minor geometric mean)"),
