@@ -165,3 +165,29 @@ def test_kolmogorov_gmix_matches_galsim():
     ref = galsim.ImageD(81, 81)
     galsim.Kolmogorov(fwhm=0.8).drawImage(ref, scale=0.05, method="no_pixel")
     assert np.abs(ours - ref.array).max() / ref.array.max() < 3e-4
+
+
+def test_fit_psf_components_stay_on_the_image_for_undersampled_psf():
+    """An undersampled optical PSF (lambda/D = 1.25 px): no component runs off
+    the stamp (centres used to land 100 px away with flags 0) and the size
+    stays of the order of the image's own second moments."""
+    galsim = pytest.importorskip("galsim")
+    psf = galsim.OpticalPSF(lam_over_diam=0.25, obscuration=0.3)
+    img = psf.drawImage(nx=41, ny=41, scale=0.2).array
+    obs = Observation(img, jacobian=Jacobian.from_scale(0.2, 20.0, 20.0))
+    yy, xx = np.mgrid[0:41, 0:41] - 20.0
+    t_img = float(np.sum(img * (xx**2 + yy**2)) / img.sum()) * 0.04
+    for method in ("auto", "no_pixel"):
+        for ng in (1, 2, 3):
+            res = fit_psf(obs, ngauss=ng, method=method)
+            data = np.asarray(res.gmix.data)
+            assert np.all(np.abs(data[:, 1:3]) <= 4.1), (method, ng)
+            assert 0 < res.T < 2 * t_img, (method, ng, res.T, t_img)
+
+
+def test_fit_psf_flags_an_image_it_cannot_describe(rng):
+    """Positive noise is no PSF: the mixture's relative residual is above 1/2
+    and PSF_FIT_FAILED is set instead of a silent success."""
+    obs = Observation(rng.exponential(1.0, (25, 25)), jacobian=Jacobian.from_scale(0.2, 12.0, 12.0))
+    res = fit_psf(obs, ngauss=2)
+    assert res.flags & FLAGS.PSF_FIT_FAILED

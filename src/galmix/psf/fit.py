@@ -114,6 +114,7 @@ def _pixel_moments(image: np.ndarray, weight: np.ndarray) -> tuple[float, ...] |
 
 _RHO_MAX = 0.95
 _LOG_SIG_MIN = math.log(0.02)  # pixels
+_MAX_REL_RESIDUAL = 0.5
 
 
 def _unpack(p: np.ndarray, ngauss: int) -> np.ndarray:
@@ -273,8 +274,15 @@ def fit_psf(
             # positive fluxes; widths between 0.02 px and half the stamp
             # (wider components would fit a pedestal, not the PSF)
             log_sig_max = math.log(max(nx, ny) / 2.0)
-            lower = np.tile([0.0, -np.inf, -np.inf, _LOG_SIG_MIN, _LOG_SIG_MIN, -np.inf], ngauss)
-            upper = np.tile([np.inf, np.inf, np.inf, log_sig_max, log_sig_max, np.inf], ngauss)
+            # a pixel-convolved ("no_pixel") PSF is at least as wide as the
+            # pixel box (variance 1/12); centres stay on the image
+            log_sig_min = _LOG_SIG_MIN if integrate else 0.5 * math.log(1.0 / 12.0)
+            lower = np.tile([0.0, -0.5, -0.5, log_sig_min, log_sig_min, -np.inf], ngauss)
+            upper = np.tile([np.inf, nx - 0.5, ny - 0.5, log_sig_max, log_sig_max, np.inf], ngauss)
+            if not integrate:
+                p0 = p0.reshape(ngauss, 6)
+                p0[:, 3:5] = np.maximum(p0[:, 3:5], log_sig_min + 0.05)
+                p0 = p0.ravel()
             p0 = np.clip(p0, lower + 1e-3, upper - 1e-3)
             sol = least_squares(
                 resid,
@@ -319,6 +327,11 @@ def fit_psf(
         return _failed(flags | FLAGS.NONPOSITIVE_MOMENTS, "fitted PSF has T <= 0", nfev)
     r = resid(sol.x)
     chi2 = float(r @ r)
+    # a mixture that does not describe the image at all (relative residual
+    # above 1/2, e.g. an unresolved PSF) is flagged, not returned as a success
+    norm = float(np.sum((image * sw) ** 2))
+    if norm > 0 and math.sqrt(chi2 / norm) > _MAX_REL_RESIDUAL:
+        flags |= FLAGS.PSF_FIT_FAILED
     dof = int((weight > 0).sum()) - 6 * ngauss
     return PSFFitResult(
         flags=int(flags),
