@@ -222,6 +222,21 @@ def bench_scaling(rng, repeat):
         print(f"| sersic, 48x48, pixel_scheme={scheme} | {1e3 * t:.2f} | {1e3 * c:.2f} | - |")
 
 
+def noisy_stamps(gal, s2n, nreal, rng, n_pix=48):
+    """``nreal`` noise realisations of ``gal`` (GalSim, Gaussian PSF) at optimal S/N ``s2n``."""
+    img, psf = render(gal, n_pix, PSF_FWHM)
+    sig = float(np.sqrt(np.sum(img**2))) / s2n
+    s2 = psf.sigma**2
+    c = (n_pix - 1) / 2
+    jac = Jacobian.from_scale(SCALE, c, c)
+    mix = np.array([[1.0, 0.0, 0.0, s2, 0.0, s2]])
+    w = np.full(img.shape, sig**-2)
+    return [
+        Observation(img + rng.normal(0, sig, img.shape), weight=w, jacobian=jac, psf=mix)
+        for _ in range(nreal)
+    ]
+
+
 def bench_accuracy(rng, nreal):
     print("\n### Bias at S/N 1000 vs GalSim (noise-free image, S/N-1000 weights)\n")
     print("| n | hlr/FWHM | scheme | dflux/flux | dhlr/hlr | dn | flux err | flags |")
@@ -257,21 +272,7 @@ def bench_accuracy(rng, nreal):
     print("|---|---|---|---|---|---|")
     for model, n in (("exp", 1.0), ("sersic", 1.5), ("sersic", 4.0)):
         gal = galsim.Sersic(n=n, half_light_radius=0.6, flux=100.0).shear(g1=0.2, g2=0.1)
-        img, psf = render(gal, 48, PSF_FWHM)
-        sig = float(np.sqrt(np.sum(img**2))) / 50.0
-        s2 = psf.sigma**2
-        jac = Jacobian.from_scale(SCALE, 23.5, 23.5)
-        mix = np.array([[1.0, 0.0, 0.0, s2, 0.0, s2]])
-        obs = [
-            Observation(
-                img + rng.normal(0, sig, img.shape),
-                weight=np.full(img.shape, sig**-2),
-                jacobian=jac,
-                psf=mix,
-            )
-            for _ in range(nreal)
-        ]
-        t = fit_batch(obs, model)
+        t = fit_batch(noisy_stamps(gal, 50.0, nreal, rng), model)
         ok = t["flags"] == 0
         # pulls around the mean (the n=4 table bias shifts the mean, not the width)
         for name in ("flux", "half_light_radius", "g1", "n"):
@@ -296,36 +297,20 @@ def bench_accuracy(rng, nreal):
 def bench_pulls_vs_s2n(rng, nreal):
     """Pull widths (std of (value - mean) / error) against S/N: Fisher errors are
     the asymptotic (high S/N) errors; at low S/N the likelihood is skewed."""
-    print(f"\n### Pull widths vs S/N ({nreal} noise realisations each, 48x48, hlr 0.6\")\n")
+    print(f'\n### Pull widths vs S/N ({nreal} noise realisations each, 48x48, hlr 0.6")\n')
     print("| truth | S/N | flux | half_light_radius | g1 | n | flagged |")
     print("|---|---|---|---|---|---|---|")
     for n in (1.5, 4.0):
         gal = galsim.Sersic(n=n, half_light_radius=0.6, flux=100.0).shear(g1=0.2, g2=0.1)
-        img, psf = render(gal, 48, PSF_FWHM)
-        s2 = psf.sigma**2
-        jac = Jacobian.from_scale(SCALE, 23.5, 23.5)
-        mix = np.array([[1.0, 0.0, 0.0, s2, 0.0, s2]])
         for s2n in (50.0, 100.0, 300.0, 1000.0):
-            sig = float(np.sqrt(np.sum(img**2))) / s2n
-            obs = [
-                Observation(
-                    img + rng.normal(0, sig, img.shape),
-                    weight=np.full(img.shape, sig**-2),
-                    jacobian=jac,
-                    psf=mix,
-                )
-                for _ in range(nreal)
-            ]
-            t = fit_batch(obs, "sersic")
+            t = fit_batch(noisy_stamps(gal, s2n, nreal, rng), "sersic")
             ok = t["flags"] == 0
             cells = []
             for name in ("flux", "half_light_radius", "g1", "n"):
                 v = np.asarray(t[name][ok])
                 e = np.asarray(t[name + "_err"][ok])
                 cells.append(f"{np.std((v - np.mean(v)) / e):.3f}")
-            print(
-                f"| sersic n={n} | {s2n:.0f} | " + " | ".join(cells) + f" | {np.sum(~ok)} |"
-            )
+            print(f"| sersic n={n} | {s2n:.0f} | " + " | ".join(cells) + f" | {np.sum(~ok)} |")
 
 
 def main() -> None:
