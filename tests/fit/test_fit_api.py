@@ -384,3 +384,7 @@ def test_render_model_reproduces_fit_model_images(rng):
     del bad["n"]
     with pytest.raises(GalmixValueError, match="'n'"):
         render_model(obs, "sersic", bad, psf=psf)
+    with pytest.raises(GalmixTypeError, match="params must be a mapping"):
+        render_model(obs, "sersic", [1.0, 2.0], psf=psf)
+    with pytest.raises(GalmixValueError, match="half_light_radius"):
+        render_model(obs, "sersic", {**res.params, "half_light_radius": -1.0}, psf=psf)

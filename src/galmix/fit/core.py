@@ -586,6 +586,8 @@ def render_model(
 
     Raises
     ------
+    GalmixTypeError
+        If ``params`` is not a mapping or ``obs`` is not an observation.
     GalmixValueError
         If a parameter is missing or not finite, or ``model`` is ``"expdev"``.
 
@@ -600,6 +602,10 @@ def render_model(
     10.0
     """
     settings = settings or LMSettings()
+    if not isinstance(params, Mapping):
+        raise GalmixTypeError(
+            f"render_model: params must be a mapping of parameter values, got {type(params).__name__}"
+        )
     if isinstance(model, str) and model == "expdev":
         raise GalmixValueError("render_model: model 'expdev' is a two-stage fit; render 'exp+dev'")
     m = parse_model(model)
