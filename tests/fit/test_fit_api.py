@@ -388,3 +388,28 @@ def test_render_model_reproduces_fit_model_images(rng):
         render_model(obs, "sersic", [1.0, 2.0], psf=psf)
     with pytest.raises(GalmixValueError, match="half_light_radius"):
         render_model(obs, "sersic", {**res.params, "half_light_radius": -1.0}, psf=psf)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    flux=st.floats(0.1, 1e4),
+    scale=st.floats(0.1, 10.0),
+    n=st.floats(0.6, 6.0),
+    shift=st.integers(-3, 3),
+    g1=st.floats(-0.5, 0.5),
+)
+def test_render_model_linear_in_flux_and_shift_equivariant(flux, scale, n, shift, g1):
+    """render_model is linear in flux, and moving the centre by whole pixels
+    (plain-scale Jacobian) moves the image by whole pixels."""
+    from galmix.fit import render_model
+
+    psf = np.array([[1.0, 0.0, 0.0, 0.04, 0.0, 0.04]])
+    obs = Observation(np.zeros((48, 48)), jacobian=Jacobian.from_scale(0.2, 23.5, 23.5))
+    p = {"u0": 0.0, "v0": 0.0, "flux": flux, "half_light_radius": 0.5, "g1": g1, "g2": 0.1, "n": n}
+    a = render_model(obs, "sersic", p, psf=psf)[0]
+    b = render_model(obs, "sersic", {**p, "flux": scale * flux}, psf=psf)[0]
+    np.testing.assert_allclose(b, scale * a, rtol=1e-12, atol=1e-12 * abs(b).max())
+    c = render_model(obs, "sersic", {**p, "u0": 0.2 * shift}, psf=psf)[0]
+    np.testing.assert_allclose(
+        c[8:40, 8 + shift : 40 + shift], a[8:40, 8:40], rtol=1e-9, atol=1e-12 * a.max()
+    )
