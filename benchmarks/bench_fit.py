@@ -318,19 +318,27 @@ def bench_pulls_vs_s2n(rng, nreal):
     """Pull widths (std of (value - mean) / error) against S/N: Fisher errors are
     the asymptotic (high S/N) errors; at low S/N the likelihood is skewed."""
     print(f'\n### Pull widths vs S/N ({nreal} noise realisations each, 48x48, hlr 0.6")\n')
-    print("| truth | S/N | flux | half_light_radius | g1 | n | flagged |")
+    print("| model (truth) | S/N | flux | half_light_radius | g1 | n | flagged |")
     print("|---|---|---|---|---|---|---|")
-    for n in (1.5, 4.0):
+    cases = (
+        ("exp", 1.0, (10.0, 20.0, 50.0)),
+        ("sersic", 1.5, (50.0, 100.0, 300.0, 1000.0)),
+        ("sersic", 4.0, (50.0, 100.0, 300.0, 1000.0)),
+    )
+    for model, n, s2ns in cases:
         gal = galsim.Sersic(n=n, half_light_radius=0.6, flux=100.0).shear(g1=0.2, g2=0.1)
-        for s2n in (50.0, 100.0, 300.0, 1000.0):
-            t = fit_batch(noisy_stamps(gal, s2n, nreal, rng), "sersic")
+        for s2n in s2ns:
+            t = fit_batch(noisy_stamps(gal, s2n, nreal, rng), model)
             ok = t["flags"] == 0
             cells = []
             for name in ("flux", "half_light_radius", "g1", "n"):
+                if name not in t.colnames:
+                    cells.append("-")
+                    continue
                 v = np.asarray(t[name][ok])
                 e = np.asarray(t[name + "_err"][ok])
                 cells.append(f"{np.std((v - np.mean(v)) / e):.3f}")
-            print(f"| sersic n={n} | {s2n:.0f} | " + " | ".join(cells) + f" | {np.sum(~ok)} |")
+            print(f"| {model} (n={n}) | {s2n:.0f} | " + " | ".join(cells) + f" | {np.sum(~ok)} |")
 
 
 def main() -> None:
