@@ -155,3 +155,15 @@ def test_resampled_psf_includes_the_resampling_kernel(method: str, scale_in: flo
     assert abs(t1 / t_meas - 1) < 0.005, (t_meas, t1)
     if scale_in == 0.2:
         assert t0 / t_meas - 1 < -0.03, (t_meas, t0)  # the uncorrected PSF is too small
+    # the same PSF given as an image on the output grid (it contains the pixel)
+    # stays an image, convolved with the kernel: same second moments
+    from galmix.image import Observation
+
+    pj = Jacobian(jac.dudx, jac.dudy, jac.dvdx, jac.dvdy, x0=20.0, y0=20.0)
+    img0 = Observation(draw(psf0, pj, (41, 41)), jacobian=pj)
+    img1 = broaden_psf_for_resampling(img0, method, w_in, bxc, byc, w_out, cx, cy)
+    assert isinstance(img1, Observation)
+    # flux kept, up to what the kernel spreads beyond the 41x41 stamp (~1e-9)
+    assert img1.image.sum() == pytest.approx(img0.image.sum(), rel=1e-7)
+    t_img = moments(img1.image, 20.0, 20.0)[[0, 2]].sum()
+    assert abs(t_img / t_meas - 1) < 0.005, (t_meas, t_img)

@@ -341,7 +341,8 @@ def broaden_psf_for_resampling(
     (world coordinates; ``J`` the local Jacobians), clipped to be positive
     semi-definite; :data:`RESAMPLING_PSF_TERMS` derives the coefficients. Without it a fit on
     registered bands sees galaxies less concentrated than they are. A PSF
-    image is first turned into a 3-Gaussian mixture, as the fitter would.
+    image (which contains its pixel) is convolved with that Gaussian on its
+    own grid and stays an image.
 
     Parameters
     ----------
@@ -397,15 +398,38 @@ def broaden_psf_for_resampling(
     if not (cxx > 0.0 or cyy > 0.0):
         return psf
     cov = np.array([[cxx, cxy], [cxy, cyy]])
-    kernel = GMix(np.array([[1.0, 0.0, 0.0, cov[0, 0], cov[0, 1], cov[1, 1]]]))
     if isinstance(psf, GMix):
-        return psf.convolve(kernel)
-    try:
-        from galmix.fit.data import _fit_psf_image
+        return psf.convolve(GMix(np.array([[1.0, 0.0, 0.0, cxx, cxy, cyy]])))
+    if hasattr(psf, "image") and hasattr(psf, "jacobian"):
+        # a PSF image (which contains its pixel) stays an image: convolved with
+        # the kernel in Fourier space, on its own pixel grid
+        try:
+            return psf.replace(
+                image=_convolve_gaussian(np.asarray(psf.image, float), cov, psf.jacobian)
+            )
+        except (ValueError, np.linalg.LinAlgError):  # keep the PSF if its grid is degenerate
+            return psf
+    return psf
 
-        arr, flags = _fit_psf_image(psf, 3)
-    except Exception:  # keep the image PSF if no mixture can be made
-        return psf
-    if flags:
-        return psf
-    return GMix(arr).convolve(kernel)
+
+def _convolve_gaussian(image: np.ndarray, cov: np.ndarray, jacobian: Any) -> np.ndarray:
+    """``image`` convolved with a unit-flux Gaussian of world covariance ``cov``.
+
+    The covariance is taken to the image's pixel frame (``M^-1 cov M^-T``, M
+    the Jacobian matrix) and applied as an exact Gaussian transfer function to
+    the zero-padded image (4 sigma of padding, so nothing wraps around).
+    """
+    m = np.array([[jacobian.dudx, jacobian.dudy], [jacobian.dvdx, jacobian.dvdy]], dtype=float)
+    det = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+    if not (math.isfinite(det) and det != 0.0):
+        raise ValueError("singular PSF Jacobian")
+    minv = np.array([[m[1, 1], -m[0, 1]], [-m[1, 0], m[0, 0]]]) / det
+    cp = matmul(matmul(minv, cov), minv.T)
+    sig = math.sqrt(max(float(cp[0, 0]), float(cp[1, 1]), 0.0))
+    pad = math.ceil(4.0 * sig) + 2
+    a = np.pad(np.nan_to_num(image), pad)
+    ky = np.fft.fftfreq(a.shape[0])[:, None]
+    kx = np.fft.rfftfreq(a.shape[1])[None, :]
+    q = cp[0, 0] * kx * kx + 2.0 * cp[0, 1] * kx * ky + cp[1, 1] * ky * ky
+    out = np.fft.irfft2(np.fft.rfft2(a) * np.exp(-2.0 * math.pi**2 * q), s=a.shape)
+    return out[pad:-pad, pad:-pad]
