@@ -57,6 +57,7 @@ R_WIDE = 100.0
 NCUM = 60
 LAM_CUM = 3.0
 WIDE = False
+LADDER = False
 # ladder tables (--ladder): radial range of the profile residual, log-weight smoothness
 R_LADDER = (0.003, 30.0)
 MU_W = 1e-3
