@@ -27,16 +27,16 @@ def test_masked_sky_and_neighbour_subtraction_reduce_flux_errors(tmp_path) -> No
     """Sersic fluxes of a crowded field with zero sky (GalSim renders, 0.2"/px,
     60 galaxies in 400x400 px) against the truth. The old scheme (one unmasked
     mesh background, neighbours' footprints masked but their wings left in) is
-    compared with the default (object-masked background, then every object
-    refit with its neighbours' models and the model-based sky removed): the
-    default's median bias of r < 22 galaxies is within 0.02 mag and its
+    compared with the new scheme (object-masked background, then every object
+    refit with its neighbours' models and the model-based sky removed,
+    ``subtract_neighbours: true``): the new scheme's median bias of r < 22 galaxies is within 0.02 mag and its
     robust scatter is smaller."""
     from galmix.sim import simulate_field
 
     field = simulate_field(bands=("r",), shape=(400, 400), n_galaxies=60, n_stars=0, seed=3)
     cfg = field.write(tmp_path / "in")
     runs = {
-        "default": {},
+        "default": {"measurement": {"fit": {"model": "sersic", "subtract_neighbours": True}}},
         "old": {
             "background": {"mask_objects": False},
             "measurement": {"fit": {"model": "sersic", "subtract_neighbours": False}},

@@ -75,7 +75,11 @@ def _run(args: argparse.Namespace) -> int:
     overrides = {
         "output": "..",
         "executor": {"kind": args.executor, "workers": args.workers, "scheduler": None},
-        "measurement": {"metacal": bool(args.metacal)},
+        # crowded field: refit every object with its neighbours' models removed
+        "measurement": {
+            "metacal": bool(args.metacal),
+            "fit": {"model": "sersic", "multiband": True, "subtract_neighbours": True},
+        },
     }
     if args.no_fit:
         overrides["measurement"]["fit"] = None
