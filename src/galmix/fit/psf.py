@@ -46,7 +46,7 @@ def fit_psf_gmix(psf_obs: Observation, ngauss: int = 3, tol: float = 0.0) -> tup
     from galmix.fit.models import Model
 
     img = np.asarray(psf_obs.image, dtype=np.float64)
-    total = float(np.sum(img[psf_obs.weight > 0]))
+    total = math.fsum(img[psf_obs.weight > 0])  # exactly rounded (alignment-independent)
     if not total > 0:
         return np.array([[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]), int(FLAGS.PSF_FIT_FAILED)
     obs = psf_obs.replace(image=img / total, weight=np.where(psf_obs.weight > 0, 1.0, 0.0))

@@ -113,7 +113,9 @@ def _eval_cached(n: float, ngauss: int, deriv: bool):
     logw = matvec(cw, t)
     logv = matvec(cv, t)
     w = np.exp(logw - logw.max())
-    w /= w.sum()
+    # exactly rounded sum: numpy's SIMD reduction of >= 16 values can depend on
+    # the array's memory alignment, i.e. differ in the last bit between processes
+    w /= math.fsum(w)
     v = np.exp(logv)
     if not deriv:
         return w, v
