@@ -182,7 +182,8 @@ def sersic_table(
     lo, hi = n_range()
     n_min = lo if n_min is None else n_min
     n_max = hi if n_max is None else n_max
-    grid = np.exp(np.linspace(math.log(n_min), math.log(n_max), npoints))
+    # scalar exp per node (numpy's SIMD exp may round differently from its tail)
+    grid = np.array([math.exp(x) for x in np.linspace(math.log(n_min), math.log(n_max), npoints)])
     grid[0], grid[-1] = n_min, n_max
     ws, ss, dws, dss = [], [], [], []
     for n in grid:

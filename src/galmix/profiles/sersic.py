@@ -91,12 +91,14 @@ def _cheb_basis(x: float, deg1: int, deriv: bool) -> tuple[np.ndarray, np.ndarra
     """``T_d(x)`` (and ``T_d'(x)``) for d < deg1, via ``T_d(cos t) = cos(d t)``."""
     d = np.arange(deg1, dtype=np.float64)
     theta = math.acos(min(1.0, max(-1.0, x)))
-    t = np.cos(d * theta)
+    # scalar libm calls: numpy's SIMD transcendental loops can round differently
+    # from their scalar tails, so results could depend on array alignment
+    t = np.array([math.cos(k * theta) for k in range(deg1)])
     if not deriv:
         return t, None
     st = math.sin(theta)
     if st > 1e-6:
-        dt = d * np.sin(d * theta) / st
+        dt = np.array([k * math.sin(k * theta) / st for k in range(deg1)])
     else:  # endpoints: T_d'(+-1) = (+-1)^(d+1) d^2
         sign = 1.0 if x > 0 else -1.0
         dt = sign ** (d + 1) * d * d
@@ -112,11 +114,12 @@ def _eval_cached(n: float, ngauss: int, deriv: bool):
     t, dt = _cheb_basis(x, cw.shape[1], deriv)
     logw = matvec(cw, t)
     logv = matvec(cv, t)
-    w = np.exp(logw - logw.max())
+    lmax = float(logw.max())
+    w = np.array([math.exp(x - lmax) for x in logw])
     # exactly rounded sum: numpy's SIMD reduction of >= 16 values can depend on
     # the array's memory alignment, i.e. differ in the last bit between processes
     w /= math.fsum(w)
-    v = np.exp(logv)
+    v = np.array([math.exp(x) for x in logv])
     if not deriv:
         return w, v
     dxdn = 2.0 / (span * n)
