@@ -46,3 +46,25 @@ PIXEL_DECIMALS = 7
 def snap_pixels(a: np.ndarray | float) -> np.ndarray:
     """Round pixel coordinates to ``1e-7`` pixel (see the module docstring)."""
     return np.round(np.asarray(a, dtype=np.float64), PIXEL_DECIMALS)
+
+
+#: significant digits kept by :func:`snap_significant`
+SIGNIFICANT_DIGITS = 12
+
+
+def snap_significant(a: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
+    """Round every value to ``digits`` significant decimal digits.
+
+    For results of iterative numerical fits done at run time (scipy least
+    squares on numpy/BLAS arithmetic), whose last bits can differ between
+    processes: rounded to 12 digits they agree (unless a value lies within
+    ~1e-16 of a rounding boundary), far below any accuracy that matters.
+
+    Examples
+    --------
+    >>> float(snap_significant(np.array([1.0 / 3.0]))[0])
+    0.333333333333
+    """
+    arr = np.asarray(a, dtype=np.float64)
+    flat = [float(f"{x:.{digits}g}") if math.isfinite(x) else x for x in arr.ravel().tolist()]
+    return np.array(flat, dtype=np.float64).reshape(arr.shape)

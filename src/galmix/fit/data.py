@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from galmix._exact import matmul, matvec
+from galmix._exact import matmul, matvec, snap_significant
 from galmix.errors import FLAGS, GalmixTypeError, GalmixValueError
 from galmix.image import MultiBandObservation, Observation
 
@@ -127,7 +127,8 @@ def _fit_psf_image(psf_obs: Observation, ngauss: int) -> tuple[np.ndarray, int]:
         except Exception:  # the LM candidate stands (its flags say if it failed)
             pass
     cands.sort(key=lambda c: (c[2] != 0, c[0] if math.isfinite(c[0]) else math.inf))
-    return cands[0][1], cands[0][2]
+    # 12 significant digits: identical in every process (scipy's fit is not bit-reproducible)
+    return snap_significant(cands[0][1]), cands[0][2]
 
 
 #: PSF-image mixtures memoised per (immutable) PSF Observation object, so

@@ -9,6 +9,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.special import j0, j1
 
+from galmix._exact import snap_significant
 from galmix.errors import GalmixTypeError, GalmixValueError
 from galmix.profiles import GMix
 
@@ -80,7 +81,11 @@ def fit_radial_mixture(
     sol = least_squares(fun, p0, jac=jac, method="lm", xtol=1e-12, ftol=1e-12, max_nfev=5000)
     w, v, _ = comps(sol.x)
     order = np.argsort(v)
-    return w[order], v[order]
+    # the fit's last bits can differ between processes (numpy/BLAS arithmetic):
+    # keep 12 significant digits so every process gets the same mixture
+    w = snap_significant(w[order])
+    w = w / math.fsum(w)
+    return w, snap_significant(v[order])
 
 
 @lru_cache(maxsize=256)
