@@ -150,9 +150,8 @@ class FitConfig:
     a first fit of every object, the model-based sky is measured and each
     object is refit with it and its neighbours' fitted models subtracted from
     its stamp (their footprints stay masked; this removes the light of their
-    wings beyond the footprints). Not used with ``expdev``. Catalogs made
-    with it are reproducible to ~1e-9 relative, not bit for bit, across
-    processes (docs/reliability.md).
+    wings beyond the footprints). Not used with ``expdev``. It costs 1.6x the
+    time of a tile (docs/pipeline.md, "Sky and neighbours").
     """
 
     model: str | None = "sersic"
