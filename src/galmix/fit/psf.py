@@ -1,7 +1,8 @@
-"""Fallback Gaussian-mixture fit of a PSF image with the fitter's own LM.
+"""Gaussian-mixture fit of a PSF image with the fitter's own LM.
 
-Used only when ``galmix.psf.fit_psf`` is not available. The PSF image is
-taken to include the pixel response (it is sampled at pixel centres).
+The fitter's first choice for PSF images (``galmix.fit.data._fit_psf_image``;
+``galmix.psf.fit_psf`` is the cross-check). The PSF image is taken to include
+the pixel response (it is sampled at pixel centres).
 """
 
 from __future__ import annotations

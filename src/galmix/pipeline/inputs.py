@@ -407,7 +407,7 @@ def broaden_psf_for_resampling(
             return psf.replace(
                 image=_convolve_gaussian(np.asarray(psf.image, float), cov, psf.jacobian)
             )
-        except (ValueError, np.linalg.LinAlgError):  # keep the PSF if its grid is degenerate
+        except ValueError:  # keep the PSF if its grid is degenerate
             return psf
     return psf
 

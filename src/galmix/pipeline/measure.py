@@ -104,6 +104,17 @@ def _native_segmentation(bt: BandTile, seg: np.ndarray) -> np.ndarray:
     return out
 
 
+def _grow(objects: np.ndarray, radius: int) -> np.ndarray:
+    """Footprint mask grown by a disc of ``radius`` pixels (unchanged if 0)."""
+    from scipy import ndimage
+
+    r = int(radius)
+    if r <= 0 or not objects.any():
+        return objects
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    return ndimage.binary_dilation(objects, structure=(xx * xx + yy * yy) <= r * r)
+
+
 def _resubtract_background(bt: BandTile, seg: np.ndarray, bgc: Any) -> None:
     """Second background pass with the detected objects masked (in place).
 
@@ -134,10 +145,7 @@ def _resubtract_background(bt: BandTile, seg: np.ndarray, bgc: Any) -> None:
     else:  # reference band (tile grid) or native band (seg already mapped)
         objects = seg != 0
     bad = ~np.isfinite(raw)
-    r = int(bgc.mask_dilate)
-    if r > 0 and objects.any():
-        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-        objects = ndimage.binary_dilation(objects, structure=(xx * xx + yy * yy) <= r * r)
+    objects = _grow(objects, bgc.mask_dilate)
     mask = bad | objects
     if mask.all():
         return
@@ -482,17 +490,16 @@ def _fit_objects(
                 res = None
             if res is not None:
                 _store_fits(res, np.asarray(ok), fit_bands, cols)
-            if (
-                res is not None
-                and fc.subtract_neighbours
-                and fc.model != "expdev"
-                and band_xy is not None
-                and bands is not None
-                and hasattr(fit_mod, "render_model")
-            ):
-                _refit_without_neighbours(
-                    cfg, fit_mod, fit_bands, ok, stamps, band_xy, bands, band_seg, cols
-                )
+                if (
+                    fc.subtract_neighbours
+                    and fc.model != "expdev"
+                    and band_xy is not None
+                    and bands is not None
+                    and hasattr(fit_mod, "render_model")
+                ):
+                    _refit_without_neighbours(
+                        cfg, fit_mod, fit_bands, ok, stamps, band_xy, bands, band_seg, cols
+                    )
         elif batch:  # pragma: no cover - older galmix.fit without fit_batch
             for j, k in enumerate(ok):
                 try:
@@ -583,8 +590,6 @@ def _model_sky(cfg, fit_mod, b, bt, seg, good, band_xy, stamps, cols) -> float:
     ``background.mask_dilate``) is the sky the mesh estimate missed or, more
     often, the galaxies' diffuse light it took for sky (negative).
     """
-    from scipy import ndimage
-
     from galmix.geometry import Jacobian
     from galmix.image import Observation
 
@@ -609,11 +614,7 @@ def _model_sky(cfg, fit_mod, b, bt, seg, good, band_xy, stamps, cols) -> float:
             total[ys:ye, xs:xe] += fit_mod.render_model(grid, model, _object_params(cols, j, b))[0]
         except Exception as exc:  # an object that cannot be drawn is left in
             log.debug("object %s not drawn for the sky: %s", j, exc)
-    objects = np.asarray(seg) != 0
-    r = int(cfg.background.mask_dilate)
-    if r > 0 and objects.any():
-        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-        objects = ndimage.binary_dilation(objects, structure=(xx * xx + yy * yy) <= r * r)
+    objects = _grow(np.asarray(seg) != 0, cfg.background.mask_dilate)
     resid = bt.image - total
     sky = np.isfinite(resid) & np.isfinite(bt.variance) & ~objects
     if sky.sum() < 100:
@@ -656,7 +657,8 @@ def _refit_without_neighbours(cfg, fit_mod, fit_bands, ok, stamps, band_xy, band
     gx = np.array([band_xy[ref][0][k] for k in good])
     gy = np.array([band_xy[ref][1][k] for k in good])
     hlr = np.array([cols["fit_half_light_radius"][j] for j in good])
-    redo, guesses, new_batch = [], [], []
+    good_set = set(good)
+    guesses, new_batch = [], []
     for k in ok:
         o_ref = stamps[k][ref][0]
         scale = float(np.sqrt(abs(o_ref.jacobian.det)))
@@ -679,12 +681,11 @@ def _refit_without_neighbours(cfg, fit_mod, fit_bands, ok, stamps, band_xy, band
                     log.debug("neighbour %s not drawn on %s: %s", j, k, exc)
             cleaned[b] = o.replace(image=np.where(o.weight > 0, img, 0.0))
         nsub[k] = len(nbrs)
-        redo.append(k)
         new_batch.append(MultiBandObservation(cleaned) if len(fit_bands) > 1 else cleaned[ref])
         g = {
             p: float(cols[f"fit_{p}"][k]) for p in _FIT_SCALARS if np.isfinite(cols[f"fit_{p}"][k])
         }
-        if k in good:
+        if k in good_set:
             if len(fit_bands) > 1:
                 g.update({f"flux_{b}": float(cols[f"fit_flux_{b}"][k]) for b in fit_bands})
             else:
@@ -698,7 +699,7 @@ def _refit_without_neighbours(cfg, fit_mod, fit_bands, ok, stamps, band_xy, band
         log.warning("refit without neighbours failed: %s", exc)
         nsub[:] = 0
         return
-    _store_fits(res, np.asarray(redo), fit_bands, cols)
+    _store_fits(res, np.asarray(ok), fit_bands, cols)
 
 
 def _fit_band(cfg: PipelineConfig) -> str:

@@ -115,11 +115,11 @@ def _eval_cached(n: float, ngauss: int, deriv: bool):
     logw = matvec(cw, t)
     logv = matvec(cv, t)
     lmax = float(logw.max())
-    w = np.array([math.exp(x - lmax) for x in logw])
+    w = np.array([math.exp(lw - lmax) for lw in logw])
     # exactly rounded sum: numpy's SIMD reduction of >= 16 values can depend on
     # the array's memory alignment, i.e. differ in the last bit between processes
     w /= math.fsum(w)
-    v = np.array([math.exp(x) for x in logv])
+    v = np.array([math.exp(lv) for lv in logv])
     if not deriv:
         return w, v
     dxdn = 2.0 / (span * n)
